@@ -1,0 +1,30 @@
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+GO ?= go
+
+VERSION ?= $(shell sed -n 's/^var Binary = "\(.*\)"/\1/p' internal/version/version.go)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X github.com/nsqlookupd/nsqlookupd/internal/version.Commit=$(COMMIT)
+
+RUN_ARGS ?= --tcp-address=127.0.0.1:4160 --http-address=127.0.0.1:4161
+
+.PHONY: all build run test install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o build/nsqlookupd ./apps/nsqlookupd
+
+run: build
+	./build/nsqlookupd $(RUN_ARGS)
+
+test:
+	./test.sh
+
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 build/nsqlookupd $(DESTDIR)$(BINDIR)/nsqlookupd
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,110 @@
+// Command nsqlookupd runs the NSQ discovery daemon.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+	"github.com/judwhite/go-svc"
+	"github.com/mreiferson/go-options"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+	"github.com/nsqlookupd/nsqlookupd/internal/version"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
+)
+
+// program adapts the daemon to go-svc's Init/Start/Stop lifecycle.
+type program struct {
+	once       sync.Once
+	nsqlookupd *nsqlookupd.NSQLookupd
+
+	// ctx ends when a stop signal arrives. Signals are caught from Init on,
+	// before go-svc installs its own handler after Start, so a SIGTERM
+	// arriving while the daemon starts still stops it cleanly.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func main() {
+	prg := &program{}
+	if err := svc.Run(prg, syscall.SIGINT, syscall.SIGTERM); err != nil {
+		logFatal("%s", err)
+	}
+}
+
+// Init catches stop signals early and, under a Windows service manager,
+// moves to the binary's directory.
+func (p *program) Init(env svc.Environment) error {
+	p.ctx, p.cancel = signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	if env.IsWindowsService() {
+		return os.Chdir(filepath.Dir(os.Args[0]))
+	}
+	return nil
+}
+
+// Context lets go-svc stop on a signal caught before it was listening.
+func (p *program) Context() context.Context {
+	return p.ctx
+}
+
+// Start resolves options (flag > config file > default), binds the listeners
+// and serves in the background. Configuration and bind errors are fatal.
+func (p *program) Start() error {
+	opts := nsqlookupd.NewOptions()
+
+	flagSet := nsqlookupdFlagSet(opts)
+	flagSet.Parse(os.Args[1:])
+
+	if flagSet.Lookup("version").Value.(flag.Getter).Get().(bool) {
+		fmt.Println(version.String("nsqlookupd"))
+		os.Exit(0)
+	}
+
+	cfg := config{}
+	if configFile := flagSet.Lookup("config").Value.String(); configFile != "" {
+		if _, err := toml.DecodeFile(configFile, &cfg); err != nil {
+			logFatal("failed to load config file %s - %s", configFile, err)
+		}
+	}
+	if err := cfg.validate(opts); err != nil {
+		logFatal("%s", err)
+	}
+	options.Resolve(opts, flagSet, cfg)
+	if err := opts.Validate(); err != nil {
+		logFatal("%s", err)
+	}
+
+	daemon, err := nsqlookupd.New(opts)
+	if err != nil {
+		logFatal("failed to instantiate nsqlookupd - %s", err)
+	}
+	p.nsqlookupd = daemon
+
+	go func() {
+		if err := p.nsqlookupd.Main(); err != nil {
+			p.Stop()
+			os.Exit(1)
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the daemon down once.
+func (p *program) Stop() error {
+	p.once.Do(func() {
+		p.nsqlookupd.Exit()
+		p.cancel()
+	})
+	return nil
+}
+
+func logFatal(f string, args ...interface{}) {
+	lg.LogFatal("[nsqlookupd] ", f, args...)
+}

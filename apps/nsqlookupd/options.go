@@ -1,0 +1,112 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
+)
+
+// nsqlookupdFlagSet declares every flag, with opts' values as defaults.
+func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
+	flagSet := flag.NewFlagSet("nsqlookupd", flag.ExitOnError)
+
+	flagSet.String("config", "", "path to config file")
+	flagSet.Bool("version", false, "print version string")
+
+	logLevel := opts.LogLevel
+	flagSet.Var(&logLevel, "log-level", "set log verbosity: debug, info, warn, error, or fatal")
+	flagSet.String("log-prefix", opts.LogPrefix, "log message prefix")
+	flagSet.Bool("verbose", false, "[deprecated] has no effect, use --log-level")
+
+	flagSet.String("tcp-address", opts.TCPAddress, "<addr>:<port> to listen on for TCP clients")
+	flagSet.String("http-address", opts.HTTPAddress, "<addr>:<port> to listen on for HTTP clients")
+	flagSet.String("broadcast-address", opts.BroadcastAddress, "address of this lookupd node, (default to the OS hostname)")
+
+	flagSet.Duration("inactive-producer-timeout", opts.InactiveProducerTimeout, "duration of time a producer will remain in the active list since its last ping")
+	flagSet.Duration("tombstone-lifetime", opts.TombstoneLifetime, "duration of time a producer will remain tombstoned if registration remains")
+
+	flagSet.Int64("max-body-size", opts.MaxBodySize, "maximum size in bytes of an IDENTIFY body")
+	flagSet.Int64("max-command-size", opts.MaxCommandSize, "maximum length in bytes of a TCP command line")
+	flagSet.Duration("client-timeout", opts.ClientTimeout, "drop a TCP client that sends nothing for this long (must exceed nsqd's 15s heartbeat)")
+	flagSet.Duration("magic-timeout", opts.MagicTimeout, "drop a new TCP client that has not sent its protocol magic within this time")
+	flagSet.Int("max-clients", opts.MaxClients, "maximum concurrent TCP clients (0 = unlimited)")
+	flagSet.Duration("shutdown-timeout", opts.ShutdownTimeout, "how long shutdown waits for in-flight HTTP requests")
+
+	return flagSet
+}
+
+// config is a parsed TOML config file, keyed by flag name with "_" for "-".
+type config map[string]interface{}
+
+// validate checks every known key's value before go-options resolves it
+// (which would otherwise abort on a value it cannot convert), converting
+// log_level to its typed value.
+func (cfg config) validate(opts *nsqlookupd.Options) error {
+	if v, ok := cfg["log_level"]; ok {
+		var level lg.LogLevel
+		if err := level.Set(fmt.Sprintf("%v", v)); err != nil {
+			return fmt.Errorf("failed parsing log_level %+v: %w", v, err)
+		}
+		cfg["log_level"] = level
+	}
+	typ := reflect.TypeOf(*opts)
+	for i := 0; i < typ.NumField(); i++ {
+		field := typ.Field(i)
+		name := field.Tag.Get("flag")
+		if name == "" || name == "log-level" {
+			continue
+		}
+		key := toConfigKey(name)
+		v, ok := cfg[key]
+		if !ok {
+			continue
+		}
+		if err := checkConfigValue(field.Type, v); err != nil {
+			return fmt.Errorf("invalid value %v for %s: %w", v, key, err)
+		}
+	}
+	return nil
+}
+
+func toConfigKey(flagName string) string {
+	b := []byte(flagName)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// checkConfigValue accepts the TOML value types go-options can convert to
+// the field's type.
+func checkConfigValue(t reflect.Type, v interface{}) error {
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		switch d := v.(type) {
+		case string:
+			_, err := time.ParseDuration(d)
+			return err
+		case int64:
+			return nil // milliseconds
+		}
+		return fmt.Errorf("want a duration such as \"30s\", got %T", v)
+	case t.Kind() == reflect.String:
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("want a string, got %T", v)
+		}
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		if _, ok := v.(int64); !ok {
+			return fmt.Errorf("want an integer, got %T", v)
+		}
+	case t.Kind() == reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("want true or false, got %T", v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package nsqlookupd
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/http_api"
+	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/version"
+)
+
+// HTTP server limits. Requests carry only a short query string; a POST body
+// is read (and ignored) up to maxRequestBodySize.
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = 30 * time.Second
+	// httpWriteTimeout leaves room for a 30s CPU profile and a large /nodes.
+	httpWriteTimeout   = 60 * time.Second
+	httpIdleTimeout    = 120 * time.Second
+	httpMaxHeaderBytes = 64 * 1024
+	maxRequestBodySize = 64 * 1024
+)
+
+type httpServer struct {
+	nsqlookupd *NSQLookupd
+	router     *httprouter.Router
+}
+
+var _ http.Handler = (*httpServer)(nil)
+
+func newHTTPServer(l *NSQLookupd) *http.Server {
+	logf := http_api.LogFunc(l.logf)
+	router := httprouter.New()
+	router.HandleMethodNotAllowed = true
+	router.PanicHandler = http_api.PanicHandler(logf)
+	router.NotFound = http_api.NotFoundHandler(logf)
+	router.MethodNotAllowed = http_api.MethodNotAllowedHandler(logf)
+	s := &httpServer{nsqlookupd: l, router: router}
+
+	log := http_api.Log(logf)
+	v1 := func(h http_api.APIHandler) httprouter.Handle {
+		return http_api.Decorate(h, http_api.V1, log)
+	}
+	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText, log))
+	router.Handle("GET", "/info", v1(s.info))
+	router.Handle("GET", "/debug", v1(s.debug))
+	router.Handle("GET", "/lookup", v1(s.lookup))
+	router.Handle("GET", "/topics", v1(s.topics))
+	router.Handle("GET", "/channels", v1(s.channels))
+	router.Handle("GET", "/nodes", v1(s.nodes))
+	router.Handle("POST", "/topic/create", v1(s.createTopic))
+	router.Handle("POST", "/topic/delete", v1(s.deleteTopic))
+	router.Handle("POST", "/channel/create", v1(s.createChannel))
+	router.Handle("POST", "/channel/delete", v1(s.deleteChannel))
+	router.Handle("POST", "/topic/tombstone", v1(s.tombstoneTopic))
+
+	pprofHandler := func(h http.Handler) httprouter.Handle {
+		logged := http_api.LogHandler(logf, h)
+		return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+			logged.ServeHTTP(w, req)
+		}
+	}
+	router.Handle("GET", "/debug/pprof", pprofHandler(http.HandlerFunc(pprof.Index)))
+	router.Handle("GET", "/debug/pprof/cmdline", pprofHandler(http.HandlerFunc(pprof.Cmdline)))
+	router.Handle("GET", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
+	router.Handle("POST", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
+	router.Handle("GET", "/debug/pprof/profile", pprofHandler(http.HandlerFunc(pprof.Profile)))
+	router.Handle("GET", "/debug/pprof/trace", pprofHandler(http.HandlerFunc(pprof.Trace)))
+	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
+		router.Handle("GET", "/debug/pprof/"+name, pprofHandler(pprof.Handler(name)))
+	}
+
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ErrorLog:          newStdLogAdapter(l),
+	}
+}
+
+// ServeHTTP bounds the request body, then routes.
+func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
+	s.router.ServeHTTP(w, req)
+}
+
+func (s *httpServer) ping(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	return "OK", nil
+}
+
+func (s *httpServer) info(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	return struct {
+		Version string `json:"version"`
+	}{version.Binary}, nil
+}
+
+// params parses the query string and drains the (ignored) body, as NSQ
+// clients send parameters in the URL even on POST.
+func params(req *http.Request) (*http_api.ReqParams, error) {
+	if _, err := io.Copy(io.Discard, req.Body); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http_api.Err{Code: http.StatusRequestEntityTooLarge, Text: "BODY_TOO_LARGE"}
+		}
+		return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
+	}
+	return http_api.NewReqParams(req)
+}
+
+// requiredParam returns the named parameter or 400 MISSING_ARG_<NAME>.
+func requiredParam(rp *http_api.ReqParams, name, missing string) (string, error) {
+	v, ok := rp.Get(name)
+	if !ok {
+		return "", http_api.Err{Code: http.StatusBadRequest, Text: missing}
+	}
+	return v, nil
+}
+
+// topicChannelArgs returns a valid topic and channel, or the 400 naming what
+// is missing or invalid.
+func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return "", "", err
+	}
+	if !protocol.IsValidTopicName(topic) {
+		return "", "", http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_TOPIC"}
+	}
+	channel, err := requiredParam(rp, "channel", "MISSING_ARG_CHANNEL")
+	if err != nil {
+		return "", "", err
+	}
+	if !protocol.IsValidChannelName(channel) {
+		return "", "", http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_CHANNEL"}
+	}
+	return topic, channel, nil
+}
+
+func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	return struct {
+		Topics []string `json:"topics"`
+	}{s.nsqlookupd.DB.Topics()}, nil
+}
+
+func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Channels []string `json:"channels"`
+	}{s.nsqlookupd.DB.Channels(topic)}, nil
+}
+
+func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
+	}
+	channels, producers, found := s.nsqlookupd.DB.Lookup(topic)
+	if !found {
+		return nil, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"}
+	}
+	return struct {
+		Channels  []string   `json:"channels"`
+		Producers []PeerInfo `json:"producers"`
+	}{channels, producers}, nil
+}
+
+// node is one entry of /nodes: a peer plus its topics and, parallel to them,
+// whether it is tombstoned in each.
+type node struct {
+	RemoteAddress    string   `json:"remote_address"`
+	Hostname         string   `json:"hostname"`
+	BroadcastAddress string   `json:"broadcast_address"`
+	TCPPort          int      `json:"tcp_port"`
+	HTTPPort         int      `json:"http_port"`
+	Version          string   `json:"version"`
+	TopologyZone     string   `json:"topology_zone"`
+	TopologyRegion   string   `json:"topology_region"`
+	Tombstones       []bool   `json:"tombstones"`
+	Topics           []string `json:"topics"`
+}
+
+func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	infos := s.nsqlookupd.DB.Nodes()
+	nodes := make([]node, len(infos))
+	for i, n := range infos {
+		nodes[i] = node{
+			RemoteAddress:    n.RemoteAddress,
+			Hostname:         n.Hostname,
+			BroadcastAddress: n.BroadcastAddress,
+			TCPPort:          n.TCPPort,
+			HTTPPort:         n.HTTPPort,
+			Version:          n.Version,
+			TopologyZone:     n.TopologyZone,
+			TopologyRegion:   n.TopologyRegion,
+			Tombstones:       n.Tombstones,
+			Topics:           n.Topics,
+		}
+	}
+	return struct {
+		Producers []node `json:"producers"`
+	}{nodes}, nil
+}
+
+// debugPeer is one peer of one registration in /debug; fields are in sorted
+// key order.
+type debugPeer struct {
+	BroadcastAddress string `json:"broadcast_address"`
+	Hostname         string `json:"hostname"`
+	HTTPPort         int    `json:"http_port"`
+	ID               string `json:"id"`
+	LastUpdate       int64  `json:"last_update"`
+	RemoteAddress    string `json:"remote_address"`
+	TCPPort          int    `json:"tcp_port"`
+	Tombstoned       bool   `json:"tombstoned"`
+	TombstonedAt     int64  `json:"tombstoned_at"`
+	TopologyRegion   string `json:"topology_region"`
+	TopologyZone     string `json:"topology_zone"`
+	Version          string `json:"version"`
+}
+
+func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	regs := s.nsqlookupd.DB.Debug()
+	data := make(map[string][]debugPeer, len(regs))
+	for _, r := range regs {
+		peers := make([]debugPeer, len(r.Producers))
+		for i, p := range r.Producers {
+			peers[i] = debugPeer{
+				BroadcastAddress: p.BroadcastAddress,
+				Hostname:         p.Hostname,
+				HTTPPort:         p.HTTPPort,
+				ID:               p.ID,
+				LastUpdate:       p.LastUpdate,
+				RemoteAddress:    p.RemoteAddress,
+				TCPPort:          p.TCPPort,
+				Tombstoned:       p.Tombstoned,
+				TombstonedAt:     p.TombstonedAt,
+				TopologyRegion:   p.TopologyRegion,
+				TopologyZone:     p.TopologyZone,
+				Version:          p.Version,
+			}
+		}
+		data[r.Category+":"+r.Key+":"+r.SubKey] = peers
+	}
+	return data, nil
+}
+
+func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
+	}
+	if !protocol.IsValidTopicName(topic) {
+		return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_TOPIC"}
+	}
+	if s.nsqlookupd.DB.CreateTopic(topic) {
+		s.nsqlookupd.logf(LOG_INFO, "DB: adding topic(%s)", topic)
+	}
+	return nil, nil
+}
+
+func (s *httpServer) deleteTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
+	}
+	channels, existed := s.nsqlookupd.DB.DeleteTopic(topic)
+	for _, c := range channels {
+		s.nsqlookupd.logf(LOG_INFO, "DB: removing channel(%s) from topic(%s)", c, topic)
+	}
+	if existed {
+		s.nsqlookupd.logf(LOG_INFO, "DB: removing topic(%s)", topic)
+	}
+	return nil, nil
+}
+
+func (s *httpServer) createChannel(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, channel, err := topicChannelArgs(rp)
+	if err != nil {
+		return nil, err
+	}
+	if s.nsqlookupd.DB.CreateChannel(topic, channel) {
+		s.nsqlookupd.logf(LOG_INFO, "DB: adding channel(%s) in topic(%s)", channel, topic)
+	}
+	return nil, nil
+}
+
+func (s *httpServer) deleteChannel(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, channel, err := topicChannelArgs(rp)
+	if err != nil {
+		return nil, err
+	}
+	if !s.nsqlookupd.DB.DeleteChannel(topic, channel) {
+		return nil, http_api.Err{Code: http.StatusNotFound, Text: "CHANNEL_NOT_FOUND"}
+	}
+	s.nsqlookupd.logf(LOG_INFO, "DB: removing channel(%s) from topic(%s)", channel, topic)
+	return nil, nil
+}
+
+func (s *httpServer) tombstoneTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+	rp, err := params(req)
+	if err != nil {
+		return nil, err
+	}
+	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
+	}
+	node, err := requiredParam(rp, "node", "MISSING_ARG_NODE")
+	if err != nil {
+		return nil, err
+	}
+	s.nsqlookupd.logf(LOG_INFO, "DB: setting tombstone for producer@%s of topic(%s)", node, topic)
+	for _, p := range s.nsqlookupd.DB.Tombstone(topic, node) {
+		s.nsqlookupd.metrics.tombstonesSet.Add(1)
+		s.nsqlookupd.logf(LOG_INFO, "DB: tombstoned producer %s (%s:%d) of topic(%s)", p.ID, p.BroadcastAddress, p.HTTPPort, topic)
+	}
+	return nil, nil
+}

@@ -1,0 +1,18 @@
+package nsqlookupd
+
+import (
+	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+)
+
+// Log levels, re-exported for callers of this package.
+const (
+	LOG_DEBUG = lg.DEBUG
+	LOG_INFO  = lg.INFO
+	LOG_WARN  = lg.WARN
+	LOG_ERROR = lg.ERROR
+	LOG_FATAL = lg.FATAL
+)
+
+func (l *NSQLookupd) logf(level lg.LogLevel, f string, args ...interface{}) {
+	lg.Logf(l.logger, l.opts.LogLevel, level, f, args...)
+}

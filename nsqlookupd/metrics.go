@@ -1,0 +1,66 @@
+package nsqlookupd
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// v1Commands are the command names counted one by one; anything else is
+// counted as "other".
+var v1Commands = [...]string{"PING", "IDENTIFY", "REGISTER", "UNREGISTER", "other"}
+
+// counters are the daemon's event counts, kept as plain atomics so the hot
+// paths pay one atomic add; the metrics endpoint reads them on scrape.
+type counters struct {
+	tcpAccepted atomic.Uint64
+	tcpRefused  atomic.Uint64
+	tcpClosed   atomic.Uint64
+
+	tombstonesSet    atomic.Uint64
+	inactiveFiltered atomic.Uint64
+
+	// commands counts V1 commands by index in v1Commands, then [ok, error].
+	commands [len(v1Commands)][2]atomic.Uint64
+
+	// errorCodesMu guards errorCodes.
+	errorCodesMu sync.Mutex
+	errorCodes   map[string]uint64
+}
+
+func newCounters() *counters {
+	return &counters{errorCodes: make(map[string]uint64)}
+}
+
+// command counts one V1 command by its name and outcome.
+func (c *counters) command(name string, ok bool) {
+	i := len(v1Commands) - 1
+	for j, known := range v1Commands[:len(v1Commands)-1] {
+		if name == known {
+			i = j
+			break
+		}
+	}
+	result := 0
+	if !ok {
+		result = 1
+	}
+	c.commands[i][result].Add(1)
+}
+
+// protocolErrors counts one protocol error by its wire code.
+func (c *counters) protocolErrors(code string) {
+	c.errorCodesMu.Lock()
+	c.errorCodes[code]++
+	c.errorCodesMu.Unlock()
+}
+
+// errorCodeCounts returns a copy of the per-code error counts.
+func (c *counters) errorCodeCounts() map[string]uint64 {
+	c.errorCodesMu.Lock()
+	defer c.errorCodesMu.Unlock()
+	out := make(map[string]uint64, len(c.errorCodes))
+	for k, v := range c.errorCodes {
+		out[k] = v
+	}
+	return out
+}

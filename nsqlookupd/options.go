@@ -1,0 +1,136 @@
+package nsqlookupd
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+)
+
+// Options configures an NSQLookupd. The `flag` tags name the command-line
+// flags; config-file keys are the same names with "_" for "-".
+type Options struct {
+	// LogLevel is the lowest level printed.
+	LogLevel lg.LogLevel `flag:"log-level"`
+	// LogPrefix starts every log line.
+	LogPrefix string `flag:"log-prefix"`
+	// Logger receives log lines; nil means standard error with date, time
+	// and microseconds.
+	Logger Logger
+
+	// TCPAddress is where nsqd nodes connect ("host:port"; port 0 picks a
+	// free one).
+	TCPAddress string `flag:"tcp-address"`
+	// HTTPAddress is where the HTTP API listens.
+	HTTPAddress string `flag:"http-address"`
+	// BroadcastAddress is this lookupd's address as reported in the
+	// IDENTIFY reply; empty means the OS hostname.
+	BroadcastAddress string `flag:"broadcast-address"`
+
+	// InactiveProducerTimeout: a peer silent for longer is left out of
+	// /lookup and /nodes (not deleted).
+	InactiveProducerTimeout time.Duration `flag:"inactive-producer-timeout"`
+	// TombstoneLifetime is how long a tombstoned producer stays hidden from
+	// /lookup.
+	TombstoneLifetime time.Duration `flag:"tombstone-lifetime"`
+
+	// MaxBodySize is the largest IDENTIFY body accepted, in bytes.
+	MaxBodySize int64 `flag:"max-body-size"`
+	// MaxCommandSize is the longest command line accepted, in bytes,
+	// newline included.
+	MaxCommandSize int64 `flag:"max-command-size"`
+	// ClientTimeout is the TCP read deadline: a client that sends nothing
+	// for this long is disconnected. It must exceed nsqd's 15s heartbeat.
+	ClientTimeout time.Duration `flag:"client-timeout"`
+	// MagicTimeout is how long a new TCP connection has to send its 4-byte
+	// protocol magic.
+	MagicTimeout time.Duration `flag:"magic-timeout"`
+	// MaxClients caps concurrent TCP connections; 0 means unlimited.
+	MaxClients int `flag:"max-clients"`
+
+	// ShutdownTimeout bounds how long Exit waits for in-flight HTTP requests
+	// to finish.
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout"`
+}
+
+// Defaults of the hardening limits.
+const (
+	DefaultMaxBodySize    = 5 * 1024 * 1024
+	DefaultMaxCommandSize = 4096
+	DefaultClientTimeout  = 60 * time.Second
+	DefaultMagicTimeout   = 10 * time.Second
+)
+
+// NewOptions returns the defaults: listen on 0.0.0.0:4160 (TCP) and
+// 0.0.0.0:4161 (HTTP), broadcast the OS hostname, 300s inactivity, 45s
+// tombstones.
+func NewOptions() *Options {
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "localhost"
+	}
+	return &Options{
+		LogPrefix:               "[nsqlookupd] ",
+		LogLevel:                lg.INFO,
+		TCPAddress:              "0.0.0.0:4160",
+		HTTPAddress:             "0.0.0.0:4161",
+		BroadcastAddress:        hostname,
+		InactiveProducerTimeout: 300 * time.Second,
+		TombstoneLifetime:       45 * time.Second,
+		MaxBodySize:             DefaultMaxBodySize,
+		MaxCommandSize:          DefaultMaxCommandSize,
+		ClientTimeout:           DefaultClientTimeout,
+		MagicTimeout:            DefaultMagicTimeout,
+		MaxClients:              0,
+		ShutdownTimeout:         5 * time.Second,
+	}
+}
+
+// Validate reports the first option that cannot work.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.LogLevel < lg.DEBUG || o.LogLevel > lg.FATAL {
+		errs = append(errs, fmt.Errorf("invalid log level %d", o.LogLevel))
+	}
+	if o.TCPAddress == "" {
+		errs = append(errs, errors.New("tcp-address must not be empty"))
+	}
+	if o.HTTPAddress == "" {
+		errs = append(errs, errors.New("http-address must not be empty"))
+	}
+	if o.InactiveProducerTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("inactive-producer-timeout must be positive, got %s", o.InactiveProducerTimeout))
+	}
+	if o.TombstoneLifetime < 0 {
+		errs = append(errs, fmt.Errorf("tombstone-lifetime must not be negative, got %s", o.TombstoneLifetime))
+	}
+	if o.MaxBodySize < 1 {
+		errs = append(errs, fmt.Errorf("max-body-size must be at least 1, got %d", o.MaxBodySize))
+	}
+	if o.MaxCommandSize < 64 {
+		errs = append(errs, fmt.Errorf("max-command-size must be at least 64, got %d", o.MaxCommandSize))
+	}
+	if o.ClientTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("client-timeout must be positive, got %s", o.ClientTimeout))
+	}
+	if o.MagicTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("magic-timeout must be positive, got %s", o.MagicTimeout))
+	}
+	if o.MaxClients < 0 {
+		errs = append(errs, fmt.Errorf("max-clients must not be negative, got %d", o.MaxClients))
+	}
+	if o.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Logger is where log lines go; *log.Logger satisfies it.
+type Logger = lg.Logger
+
+func defaultLogger(prefix string) Logger {
+	return log.New(os.Stderr, prefix, log.Ldate|log.Ltime|log.Lmicroseconds)
+}

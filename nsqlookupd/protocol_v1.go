@@ -1,0 +1,294 @@
+package nsqlookupd
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/version"
+)
+
+// lookupProtocolV1 runs the V1 lookup protocol: newline-terminated commands
+// answered by length-prefixed frames.
+type lookupProtocolV1 struct {
+	nsqlookupd *NSQLookupd
+}
+
+var okResponse = []byte("OK")
+
+// ioLoop serves one client until it disconnects, times out or sends
+// something invalid, then removes its registrations. Replies to pipelined
+// commands are batched into one write.
+func (p *lookupProtocolV1) ioLoop(c *clientV1) error {
+	l := p.nsqlookupd
+	var err error
+	for {
+		if c.reader.Buffered() == 0 {
+			// Nothing pipelined is pending: send the replies so far, then
+			// give the client ClientTimeout to send its next command.
+			if err = p.flush(c); err != nil {
+				break
+			}
+			c.SetReadDeadline(time.Now().Add(l.opts.ClientTimeout))
+		}
+
+		var line []byte
+		line, err = c.reader.ReadSlice('\n')
+		if err != nil {
+			switch {
+			case errors.Is(err, bufio.ErrBufferFull):
+				err = protocol.NewFatalClientErr(err, "E_INVALID",
+					fmt.Sprintf("command line longer than %d bytes", l.opts.MaxCommandSize))
+				p.sendError(c, "", err)
+			case isTimeout(err):
+				err = protocol.NewFatalClientErr(err, "E_TIMEOUT",
+					fmt.Sprintf("no command received within %s", l.opts.ClientTimeout))
+				p.sendError(c, "", err)
+			}
+			break
+		}
+
+		params := strings.Split(string(bytes.TrimSpace(line)), " ")
+		var response []byte
+		response, err = p.exec(c, params)
+		if err != nil {
+			p.sendError(c, params[0], err)
+			if protocol.IsFatalClientErr(err) {
+				break
+			}
+			continue
+		}
+		if response != nil {
+			p.writeFrame(c, response)
+		}
+	}
+	p.flush(c)
+
+	if c.peer != nil {
+		removed := l.DB.RemovePeer(c.peer)
+		l.logf(LOG_INFO, "DB: client(%s) UNREGISTER category:client key: subkey: (and %d topic, %d channel registrations)",
+			c, removed.Topics, removed.Channels)
+	}
+	return err
+}
+
+// sendError logs err, counts it and sends it to the client as a frame.
+func (p *lookupProtocolV1) sendError(c *clientV1, command string, err error) {
+	l := p.nsqlookupd
+	var ce *protocol.ClientErr
+	if !errors.As(err, &ce) {
+		ce = protocol.NewFatalClientErr(err, "E_INVALID", err.Error())
+	}
+	cause := ""
+	if ce.Cause != nil {
+		cause = " - " + ce.Cause.Error()
+	}
+	l.logf(LOG_ERROR, "[%s] - %s%s", c, ce, cause)
+	l.metrics.protocolErrors(ce.Code)
+	if command != "" {
+		l.metrics.command(command, false)
+	}
+	p.writeFrame(c, []byte(ce.Error()))
+	p.flush(c)
+}
+
+func (p *lookupProtocolV1) writeFrame(c *clientV1, data []byte) {
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(data)))
+	c.writer.Write(size[:])
+	c.writer.Write(data)
+}
+
+// flush sends buffered replies, giving a client that does not read them
+// ClientTimeout before the connection is dropped.
+func (p *lookupProtocolV1) flush(c *clientV1) error {
+	if c.writer.Buffered() == 0 {
+		return nil
+	}
+	c.SetWriteDeadline(time.Now().Add(p.nsqlookupd.opts.ClientTimeout))
+	if err := c.writer.Flush(); err != nil {
+		return fmt.Errorf("writing replies to %s: %w", c, err)
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// exec runs one command. Every error it returns is fatal to the connection.
+func (p *lookupProtocolV1) exec(c *clientV1, params []string) ([]byte, error) {
+	var response []byte
+	var err error
+	switch params[0] {
+	case "PING":
+		response, err = p.ping(c)
+	case "IDENTIFY":
+		response, err = p.identify(c)
+	case "REGISTER":
+		response, err = p.register(c, params[1:])
+	case "UNREGISTER":
+		response, err = p.unregister(c, params[1:])
+	default:
+		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", fmt.Sprintf("invalid command %s", params[0]))
+	}
+	if err == nil {
+		p.nsqlookupd.metrics.command(params[0], true)
+	}
+	return response, err
+}
+
+func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
+	if c.peer != nil {
+		// A PING may come before IDENTIFY; only an identified peer has a
+		// last-seen time to refresh.
+		since := p.nsqlookupd.DB.Touch(c.peer)
+		p.nsqlookupd.logf(LOG_DEBUG, "CLIENT(%s): pinged (last ping %s)", c, since)
+	}
+	return okResponse, nil
+}
+
+// identifyReply describes this lookupd to an nsqd; fields are in sorted key
+// order, as nsqd and tools comparing replies expect.
+type identifyReply struct {
+	BroadcastAddress string `json:"broadcast_address"`
+	Hostname         string `json:"hostname"`
+	HTTPPort         int    `json:"http_port"`
+	TCPPort          int    `json:"tcp_port"`
+	Version          string `json:"version"`
+}
+
+func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
+	l := p.nsqlookupd
+	if c.peer != nil {
+		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "cannot IDENTIFY again")
+	}
+
+	c.SetReadDeadline(time.Now().Add(l.opts.ClientTimeout))
+	var size [4]byte
+	if _, err := io.ReadFull(c.reader, size[:]); err != nil {
+		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body size")
+	}
+	// The length is signed on the wire; check it before allocating anything.
+	bodyLen := int64(int32(binary.BigEndian.Uint32(size[:])))
+	if bodyLen <= 0 || bodyLen > l.opts.MaxBodySize {
+		return nil, protocol.NewFatalClientErr(nil, "E_BAD_BODY",
+			fmt.Sprintf("IDENTIFY invalid body size %d (must be 1 to %d)", bodyLen, l.opts.MaxBodySize))
+	}
+	// ReadAll grows with what actually arrives, so a client declaring a
+	// large body without sending it costs little memory.
+	body, err := io.ReadAll(io.LimitReader(c.reader, bodyLen))
+	if err == nil && int64(len(body)) != bodyLen {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body")
+	}
+
+	var info PeerInfo
+	if err := json.Unmarshal(body, &info); err != nil {
+		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
+	}
+	info.ID = c.addr
+	info.RemoteAddress = c.addr
+	if info.BroadcastAddress == "" || info.TCPPort == 0 || info.HTTPPort == 0 || info.Version == "" {
+		return nil, protocol.NewFatalClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
+	}
+
+	l.logf(LOG_INFO, "CLIENT(%s): IDENTIFY Address:%s TCP:%d HTTP:%d Version:%s",
+		c, info.BroadcastAddress, info.TCPPort, info.HTTPPort, info.Version)
+	c.peer = l.DB.AddPeer(info)
+	l.logf(LOG_INFO, "DB: client(%s) REGISTER category:client key: subkey:", c)
+
+	return json.Marshal(identifyReply{
+		BroadcastAddress: l.opts.BroadcastAddress,
+		Hostname:         l.hostname,
+		HTTPPort:         l.RealHTTPAddr().Port,
+		TCPPort:          l.RealTCPAddr().Port,
+		Version:          version.Binary,
+	})
+}
+
+// topicChannelParams validates REGISTER/UNREGISTER parameters: a topic and
+// an optional channel (an empty second parameter means none).
+func topicChannelParams(command string, params []string) (topic, channel string, err error) {
+	if len(params) == 0 {
+		return "", "", protocol.NewFatalClientErr(nil, "E_INVALID", command+" insufficient number of params")
+	}
+	topic = params[0]
+	if len(params) >= 2 {
+		channel = params[1]
+	}
+	if !protocol.IsValidTopicName(topic) {
+		return "", "", protocol.NewFatalClientErr(nil, "E_BAD_TOPIC", fmt.Sprintf("%s topic name '%s' is not valid", command, topic))
+	}
+	if channel != "" && !protocol.IsValidChannelName(channel) {
+		return "", "", protocol.NewFatalClientErr(nil, "E_BAD_CHANNEL", fmt.Sprintf("%s channel name '%s' is not valid", command, channel))
+	}
+	return topic, channel, nil
+}
+
+func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error) {
+	l := p.nsqlookupd
+	if c.peer == nil {
+		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "client must IDENTIFY")
+	}
+	topic, channel, err := topicChannelParams("REGISTER", params)
+	if err != nil {
+		return nil, err
+	}
+	topicAdded, channelAdded := l.DB.Register(c.peer, topic, channel)
+	if channelAdded {
+		l.logf(LOG_INFO, "DB: client(%s) REGISTER category:channel key:%s subkey:%s", c, topic, channel)
+	}
+	if topicAdded {
+		l.logf(LOG_INFO, "DB: client(%s) REGISTER category:topic key:%s subkey:", c, topic)
+	}
+	return okResponse, nil
+}
+
+func (p *lookupProtocolV1) unregister(c *clientV1, params []string) ([]byte, error) {
+	l := p.nsqlookupd
+	if c.peer == nil {
+		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "client must IDENTIFY")
+	}
+	topic, channel, err := topicChannelParams("UNREGISTER", params)
+	if err != nil {
+		return nil, err
+	}
+	if channel != "" {
+		if l.DB.UnregisterChannel(c.peer, topic, channel) {
+			l.logf(LOG_INFO, "DB: client(%s) UNREGISTER category:channel key:%s subkey:%s", c, topic, channel)
+		}
+		return okResponse, nil
+	}
+	channels, removed := l.DB.UnregisterTopic(c.peer, topic)
+	for _, ch := range channels {
+		// nsqd unregisters its channels before their topic, so this is
+		// unusual enough to warn about.
+		l.logf(LOG_WARN, "client(%s) unexpected UNREGISTER category:channel key:%s subkey:%s", c, topic, ch)
+	}
+	if removed {
+		l.logf(LOG_INFO, "DB: client(%s) UNREGISTER category:topic key:%s subkey:", c, topic)
+	}
+	return okResponse, nil
+}
+
+// hostname returns the OS hostname, or "localhost" if it cannot be read.
+func osHostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}

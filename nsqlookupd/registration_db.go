@@ -1,0 +1,688 @@
+package nsqlookupd
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+)
+
+// PeerInfo describes an identified nsqd connection: what it sent in
+// IDENTIFY, plus the connection's remote address, which is its identity.
+type PeerInfo struct {
+	// ID identifies the peer; it is the connection's remote ip:port.
+	ID               string `json:"-"`
+	RemoteAddress    string `json:"remote_address"`
+	Hostname         string `json:"hostname"`
+	BroadcastAddress string `json:"broadcast_address"`
+	TCPPort          int    `json:"tcp_port"`
+	HTTPPort         int    `json:"http_port"`
+	Version          string `json:"version"`
+	TopologyZone     string `json:"topology_zone"`
+	TopologyRegion   string `json:"topology_region"`
+}
+
+// NodeInfo is one identified peer as listed by /nodes: its PeerInfo and the
+// topics it is registered in, in sorted order, with whether the peer is
+// currently tombstoned in each.
+type NodeInfo struct {
+	PeerInfo
+	Topics     []string
+	Tombstones []bool
+}
+
+// DebugProducer is one peer's entry in one registration, as /debug shows it.
+type DebugProducer struct {
+	PeerInfo
+	LastUpdate   int64
+	Tombstoned   bool
+	TombstonedAt int64
+}
+
+// DebugRegistration is one non-empty registration and its peers.
+type DebugRegistration struct {
+	Category, Key, SubKey string
+	Producers             []DebugProducer
+}
+
+// Stats counts what the store holds.
+type Stats struct {
+	Peers    int // identified peers (the client registration)
+	Topics   int // topic registrations
+	Channels int // channel registrations
+}
+
+// shardCount splits the topic space so that whole-store scans (/topics,
+// /nodes, /debug, a peer's disconnect) take each lock for a bounded share of
+// the work instead of stalling every writer at once.
+const shardCount = 64
+
+// zeroTimeUnixNano is time.Time{}.UnixNano(), reported as tombstoned_at for a
+// producer never tombstoned.
+var zeroTimeUnixNano = time.Time{}.UnixNano()
+
+// RegistrationDB maps registrations (client, topic T, channel T C) to the
+// peers that announced them.
+//
+// Lock order: a shard's mu, then peersMu; never two shards at once. Every
+// reader copies what it needs under the lock and works on the copy after.
+type RegistrationDB struct {
+	inactiveTimeout   time.Duration
+	tombstoneLifetime time.Duration
+	now               func() time.Time
+
+	// peersMu guards peers, the "client" registration.
+	peersMu sync.RWMutex
+	peers   map[string]*peerEntry
+
+	shards [shardCount]shard
+
+	// topicsGen changes whenever any shard's topic set changes; topicsCache
+	// holds the sorted topic list built at some generation.
+	topicsGen   atomic.Uint64
+	topicsCache atomic.Pointer[namesCache]
+
+	topicCount   atomic.Int64
+	channelCount atomic.Int64
+}
+
+type namesCache struct {
+	gen   uint64
+	names []string
+}
+
+// shard holds the topics whose names hash to it, and for each peer the
+// producer records it has in those topics.
+type shard struct {
+	// mu guards topics, byPeer and everything reachable from them, except
+	// the atomic fields of producer and peerEntry.
+	mu     sync.RWMutex
+	topics map[string]*topicEntry
+	byPeer map[*peerEntry][]*producer
+}
+
+type topicEntry struct {
+	name      string
+	producers map[*peerEntry]*producer
+	channels  map[string]*channelEntry
+}
+
+type channelEntry struct {
+	name      string
+	producers map[*peerEntry]struct{}
+}
+
+// producer is one peer's membership of one topic. A peer's channel
+// memberships are found through the topic: a peer is in channel T C only
+// while it is in topic T, since REGISTER T C joins both and UNREGISTER T
+// leaves both.
+type producer struct {
+	peer  *peerEntry
+	topic *topicEntry
+	// index of this record in its shard's byPeer[peer] slice.
+	index int
+	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
+	tombstonedAt atomic.Int64
+}
+
+type peerEntry struct {
+	info       PeerInfo
+	lastUpdate atomic.Int64
+	removed    atomic.Bool
+
+	// topicsGen changes whenever the peer's topic set changes;
+	// sortedTopics caches its topics in name order for /nodes.
+	topicsGen    atomic.Uint64
+	sortedTopics atomic.Pointer[peerTopicsCache]
+}
+
+type peerTopicsCache struct {
+	gen       uint64
+	producers []*producer
+}
+
+// NewRegistrationDB returns an empty store. Peers whose last IDENTIFY or PING
+// is older than inactiveTimeout are left out of Lookup and Nodes; a
+// tombstone hides a producer from Lookup for tombstoneLifetime.
+func NewRegistrationDB(inactiveTimeout, tombstoneLifetime time.Duration) *RegistrationDB {
+	db := &RegistrationDB{
+		inactiveTimeout:   inactiveTimeout,
+		tombstoneLifetime: tombstoneLifetime,
+		now:               time.Now,
+		peers:             make(map[string]*peerEntry),
+	}
+	for i := range db.shards {
+		db.shards[i].topics = make(map[string]*topicEntry)
+		db.shards[i].byPeer = make(map[*peerEntry][]*producer)
+	}
+	return db
+}
+
+// shardFor hashes a topic name (FNV-1a) to its shard.
+func (db *RegistrationDB) shardFor(topic string) *shard {
+	h := uint32(2166136261)
+	for i := 0; i < len(topic); i++ {
+		h ^= uint32(topic[i])
+		h *= 16777619
+	}
+	return &db.shards[h%shardCount]
+}
+
+// AddPeer adds an identified peer to the client registration, with its
+// last-seen time set to now, and returns the handle its connection uses for
+// every later call.
+func (db *RegistrationDB) AddPeer(info PeerInfo) *peerEntry {
+	p := &peerEntry{info: info}
+	p.lastUpdate.Store(db.now().UnixNano())
+	db.peersMu.Lock()
+	db.peers[info.ID] = p
+	db.peersMu.Unlock()
+	return p
+}
+
+// Touch sets the peer's last-seen time to now and returns the time since the
+// previous one.
+func (db *RegistrationDB) Touch(p *peerEntry) time.Duration {
+	now := db.now().UnixNano()
+	prev := p.lastUpdate.Swap(now)
+	return time.Duration(now - prev)
+}
+
+// Register adds the peer to topic T and, when channel is not empty, to
+// channel T C, reporting which registrations were new for the peer.
+func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAdded, channelAdded bool) {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	t := s.topics[topic]
+	if t == nil {
+		t = db.createTopicLocked(s, topic)
+	}
+	if channel != "" {
+		c := t.channels[channel]
+		if c == nil {
+			c = db.createChannelLocked(t, channel)
+		}
+		if _, ok := c.producers[p]; !ok {
+			c.producers[p] = struct{}{}
+			channelAdded = true
+		}
+	}
+	if _, ok := t.producers[p]; !ok {
+		pr := &producer{peer: p, topic: t, index: len(s.byPeer[p])}
+		t.producers[p] = pr
+		s.byPeer[p] = append(s.byPeer[p], pr)
+		p.topicsGen.Add(1)
+		topicAdded = true
+	}
+	s.mu.Unlock()
+	return topicAdded, channelAdded
+}
+
+// UnregisterChannel removes the peer from channel T C, deleting an ephemeral
+// channel left without peers. It reports whether the peer was there.
+func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string) bool {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topic]
+	if t == nil {
+		return false
+	}
+	c := t.channels[channel]
+	if c == nil {
+		return false
+	}
+	_, removed := c.producers[p]
+	delete(c.producers, p)
+	db.dropIfEphemeralEmptyLocked(t, c)
+	return removed
+}
+
+// UnregisterTopic removes the peer from topic T and from every channel of T,
+// deleting ephemeral registrations left without peers. It returns the
+// channels the peer was removed from and whether it was in the topic.
+func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels []string, removed bool) {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topic]
+	if t == nil {
+		return nil, false
+	}
+	for _, c := range t.channels {
+		if _, ok := c.producers[p]; ok {
+			delete(c.producers, p)
+			channels = append(channels, c.name)
+			db.dropIfEphemeralEmptyLocked(t, c)
+		}
+	}
+	if pr := t.producers[p]; pr != nil {
+		db.removeProducerLocked(s, pr)
+		removed = true
+	}
+	db.dropTopicIfEphemeralEmptyLocked(s, t)
+	slices.Sort(channels)
+	return channels, removed
+}
+
+// RemovedRegistrations counts what a disconnect took away.
+type RemovedRegistrations struct {
+	Topics, Channels int
+}
+
+// RemovePeer removes a disconnected peer from every registration it was in,
+// deleting ephemeral registrations left without peers. Its cost is
+// proportional to the peer's own registrations.
+func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
+	p.removed.Store(true)
+	db.peersMu.Lock()
+	if db.peers[p.info.ID] == p {
+		delete(db.peers, p.info.ID)
+	}
+	db.peersMu.Unlock()
+
+	var removed RemovedRegistrations
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.Lock()
+		prs := s.byPeer[p]
+		for _, pr := range prs {
+			t := pr.topic
+			delete(t.producers, p)
+			removed.Topics++
+			for _, c := range t.channels {
+				if _, ok := c.producers[p]; ok {
+					delete(c.producers, p)
+					removed.Channels++
+					db.dropIfEphemeralEmptyLocked(t, c)
+				}
+			}
+			db.dropTopicIfEphemeralEmptyLocked(s, t)
+		}
+		delete(s.byPeer, p)
+		s.mu.Unlock()
+	}
+	p.topicsGen.Add(1)
+	return removed
+}
+
+// CreateTopic registers topic T with no producers; it reports whether it was
+// new.
+func (db *RegistrationDB) CreateTopic(topic string) bool {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.topics[topic] != nil {
+		return false
+	}
+	db.createTopicLocked(s, topic)
+	return true
+}
+
+// CreateChannel registers channel T C and topic T; it reports whether the
+// channel was new.
+func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topic]
+	if t == nil {
+		t = db.createTopicLocked(s, topic)
+	}
+	if t.channels[channel] != nil {
+		return false
+	}
+	db.createChannelLocked(t, channel)
+	return true
+}
+
+// DeleteTopic deletes topic T and all of its channel registrations, with
+// every peer's membership of them. It returns the deleted channel names and
+// whether the topic existed.
+func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed bool) {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topic]
+	if t == nil {
+		return nil, false
+	}
+	for name := range t.channels {
+		channels = append(channels, name)
+	}
+	for _, pr := range t.producers {
+		db.removeProducerLocked(s, pr)
+	}
+	db.deleteTopicLocked(s, t)
+	slices.Sort(channels)
+	return channels, true
+}
+
+// DeleteChannel deletes channel T C; it reports whether it existed.
+func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
+	s := db.shardFor(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[topic]
+	if t == nil || t.channels[channel] == nil {
+		return false
+	}
+	delete(t.channels, channel)
+	db.channelCount.Add(-1)
+	return true
+}
+
+// Tombstone marks, at now, every producer of topic T whose
+// broadcast_address:http_port is node. node may be "host:port",
+// "[v6host]:port" or the unbracketed "v6host:port". It returns the peers
+// tombstoned.
+func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
+	host, port, splitErr := net.SplitHostPort(node)
+	now := db.now().UnixNano()
+	var marked []PeerInfo
+	s := db.shardFor(topic)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.topics[topic]
+	if t == nil {
+		return nil
+	}
+	for _, pr := range t.producers {
+		info := &pr.peer.info
+		httpPort := strconv.Itoa(info.HTTPPort)
+		matches := node == info.BroadcastAddress+":"+httpPort ||
+			(splitErr == nil && host == info.BroadcastAddress && port == httpPort)
+		if matches {
+			pr.tombstonedAt.Store(now)
+			marked = append(marked, info.clone())
+		}
+	}
+	return marked
+}
+
+// Topics returns every registered topic, sorted. The slice is shared with
+// other callers and must not be modified.
+func (db *RegistrationDB) Topics() []string {
+	gen := db.topicsGen.Load()
+	if c := db.topicsCache.Load(); c != nil && c.gen == gen {
+		return c.names
+	}
+	names := make([]string, 0, db.topicCount.Load())
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.RLock()
+		for name := range s.topics {
+			names = append(names, name)
+		}
+		s.mu.RUnlock()
+	}
+	slices.Sort(names)
+	// A change during the scan bumped topicsGen past gen, so this list is
+	// never mistaken for a newer one.
+	db.topicsCache.Store(&namesCache{gen: gen, names: names})
+	return names
+}
+
+// Channels returns the sorted channel names of topic T (empty if none).
+func (db *RegistrationDB) Channels(topic string) []string {
+	s := db.shardFor(topic)
+	s.mu.RLock()
+	t := s.topics[topic]
+	var names []string
+	if t != nil {
+		names = make([]string, 0, len(t.channels))
+		for name := range t.channels {
+			names = append(names, name)
+		}
+	}
+	s.mu.RUnlock()
+	if names == nil {
+		return []string{}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Lookup returns the sorted channels of topic T and its producers that are
+// active and not tombstoned, sorted by broadcast address, TCP port and
+// remote address. found is false when topic T is not registered.
+func (db *RegistrationDB) Lookup(topic string) (channels []string, producers []PeerInfo, found bool) {
+	now := db.now().UnixNano()
+	s := db.shardFor(topic)
+	s.mu.RLock()
+	t := s.topics[topic]
+	if t == nil {
+		s.mu.RUnlock()
+		return nil, nil, false
+	}
+	channels = make([]string, 0, len(t.channels))
+	for name := range t.channels {
+		channels = append(channels, name)
+	}
+	producers = make([]PeerInfo, 0, len(t.producers))
+	for _, pr := range t.producers {
+		if db.isActive(pr.peer, now) && !db.isTombstoned(pr, now) {
+			producers = append(producers, pr.peer.info)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(channels)
+	slices.SortFunc(producers, comparePeers)
+	return channels, producers, true
+}
+
+func comparePeers(a, b PeerInfo) int {
+	if c := cmp.Compare(a.BroadcastAddress, b.BroadcastAddress); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.TCPPort, b.TCPPort); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// Nodes returns every active identified peer, tombstoned or not, with its
+// topics in sorted order, sorted like Lookup's producers.
+func (db *RegistrationDB) Nodes() []NodeInfo {
+	now := db.now().UnixNano()
+	db.peersMu.RLock()
+	peers := make([]*peerEntry, 0, len(db.peers))
+	for _, p := range db.peers {
+		if db.isActive(p, now) {
+			peers = append(peers, p)
+		}
+	}
+	db.peersMu.RUnlock()
+	slices.SortFunc(peers, func(a, b *peerEntry) int { return comparePeers(a.info, b.info) })
+
+	nodes := make([]NodeInfo, len(peers))
+	for i, p := range peers {
+		prs := db.peerTopics(p)
+		node := NodeInfo{
+			PeerInfo:   p.info.clone(),
+			Topics:     make([]string, len(prs)),
+			Tombstones: make([]bool, len(prs)),
+		}
+		for j, pr := range prs {
+			node.Topics[j] = pr.topic.name
+			node.Tombstones[j] = db.isTombstoned(pr, now)
+		}
+		nodes[i] = node
+	}
+	return nodes
+}
+
+// peerTopics returns the peer's producer records sorted by topic name,
+// rebuilding the peer's cached order only when its topic set has changed.
+// The records' topic names never change and their tombstone times are
+// atomic, so they are safe to read without the shard locks.
+func (db *RegistrationDB) peerTopics(p *peerEntry) []*producer {
+	gen := p.topicsGen.Load()
+	if c := p.sortedTopics.Load(); c != nil && c.gen == gen {
+		return c.producers
+	}
+	var prs []*producer
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.RLock()
+		prs = append(prs, s.byPeer[p]...)
+		s.mu.RUnlock()
+	}
+	slices.SortFunc(prs, func(a, b *producer) int { return cmp.Compare(a.topic.name, b.topic.name) })
+	p.sortedTopics.Store(&peerTopicsCache{gen: gen, producers: prs})
+	return prs
+}
+
+// Debug returns every registration that has peers, with no activity or
+// tombstone filtering, sorted by category, key and subkey.
+func (db *RegistrationDB) Debug() []DebugRegistration {
+	var regs []DebugRegistration
+	db.peersMu.RLock()
+	if len(db.peers) > 0 {
+		reg := DebugRegistration{Category: "client"}
+		for _, p := range db.peers {
+			reg.Producers = append(reg.Producers, debugProducer(p, 0))
+		}
+		regs = append(regs, reg)
+	}
+	db.peersMu.RUnlock()
+
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.RLock()
+		for _, t := range s.topics {
+			if len(t.producers) > 0 {
+				reg := DebugRegistration{Category: "topic", Key: t.name}
+				for _, pr := range t.producers {
+					reg.Producers = append(reg.Producers, debugProducer(pr.peer, pr.tombstonedAt.Load()))
+				}
+				regs = append(regs, reg)
+			}
+			for _, c := range t.channels {
+				if len(c.producers) > 0 {
+					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name}
+					for p := range c.producers {
+						reg.Producers = append(reg.Producers, debugProducer(p, 0))
+					}
+					regs = append(regs, reg)
+				}
+			}
+		}
+		s.mu.RUnlock()
+	}
+	for _, reg := range regs {
+		slices.SortFunc(reg.Producers, func(a, b DebugProducer) int { return comparePeers(a.PeerInfo, b.PeerInfo) })
+	}
+	slices.SortFunc(regs, func(a, b DebugRegistration) int {
+		return cmp.Or(cmp.Compare(a.Category, b.Category), cmp.Compare(a.Key, b.Key), cmp.Compare(a.SubKey, b.SubKey))
+	})
+	return regs
+}
+
+func debugProducer(p *peerEntry, tombstonedAt int64) DebugProducer {
+	d := DebugProducer{
+		PeerInfo:     p.info.clone(),
+		LastUpdate:   p.lastUpdate.Load(),
+		Tombstoned:   tombstonedAt != 0,
+		TombstonedAt: tombstonedAt,
+	}
+	if tombstonedAt == 0 {
+		d.TombstonedAt = zeroTimeUnixNano
+	}
+	return d
+}
+
+// Stats returns the current counts.
+func (db *RegistrationDB) Stats() Stats {
+	db.peersMu.RLock()
+	peers := len(db.peers)
+	db.peersMu.RUnlock()
+	return Stats{
+		Peers:    peers,
+		Topics:   int(db.topicCount.Load()),
+		Channels: int(db.channelCount.Load()),
+	}
+}
+
+func (db *RegistrationDB) isActive(p *peerEntry, now int64) bool {
+	return !p.removed.Load() && time.Duration(now-p.lastUpdate.Load()) <= db.inactiveTimeout
+}
+
+func (db *RegistrationDB) isTombstoned(pr *producer, now int64) bool {
+	at := pr.tombstonedAt.Load()
+	return at != 0 && time.Duration(now-at) < db.tombstoneLifetime
+}
+
+func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
+	t := &topicEntry{
+		name:      name,
+		producers: make(map[*peerEntry]*producer),
+		channels:  make(map[string]*channelEntry),
+	}
+	s.topics[name] = t
+	db.topicCount.Add(1)
+	db.topicsGen.Add(1)
+	return t
+}
+
+func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) *channelEntry {
+	c := &channelEntry{name: name, producers: make(map[*peerEntry]struct{})}
+	t.channels[name] = c
+	db.channelCount.Add(1)
+	return c
+}
+
+func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
+	delete(s.topics, t.name)
+	db.topicCount.Add(-1)
+	db.channelCount.Add(-int64(len(t.channels)))
+	db.topicsGen.Add(1)
+}
+
+// removeProducerLocked takes pr out of its topic and out of its peer's index
+// in shard s (swap-remove, keeping indexes right).
+func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
+	p := pr.peer
+	delete(pr.topic.producers, p)
+	for _, c := range pr.topic.channels {
+		delete(c.producers, p)
+	}
+	prs := s.byPeer[p]
+	last := len(prs) - 1
+	if pr.index != last {
+		prs[pr.index] = prs[last]
+		prs[pr.index].index = pr.index
+	}
+	prs[last] = nil
+	if last == 0 {
+		delete(s.byPeer, p)
+	} else {
+		s.byPeer[p] = prs[:last]
+	}
+	p.topicsGen.Add(1)
+}
+
+func (db *RegistrationDB) dropIfEphemeralEmptyLocked(t *topicEntry, c *channelEntry) {
+	if len(c.producers) == 0 && protocol.IsEphemeral(c.name) {
+		delete(t.channels, c.name)
+		db.channelCount.Add(-1)
+	}
+}
+
+// dropTopicIfEphemeralEmptyLocked deletes an ephemeral topic left without
+// producers, with its channels: none of them can have peers, as a peer in a
+// channel is always in its topic.
+func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, t *topicEntry) {
+	if len(t.producers) == 0 && protocol.IsEphemeral(t.name) && s.topics[t.name] == t {
+		db.deleteTopicLocked(s, t)
+	}
+}
+
+// clone returns a copy of the info; PeerInfo holds only values, so a plain
+// copy shares nothing mutable.
+func (info *PeerInfo) clone() PeerInfo { return *info }
