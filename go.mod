@@ -9,4 +9,8 @@ require (
 	github.com/mreiferson/go-options v1.0.0
 )
 
-require golang.org/x/sys v0.0.0-20210124154548-22da62e12c0c // indirect
+require (
+	github.com/golang/snappy v0.0.1 // indirect
+	github.com/nsqio/go-nsq v1.1.0 // indirect
+	golang.org/x/sys v0.0.0-20210124154548-22da62e12c0c // indirect
+)
