@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/nsqlookupd/nsqlookupd/internal/version.Commit=$(COMMIT)
 
 RUN_ARGS ?= --tcp-address=127.0.0.1:4160 --http-address=127.0.0.1:4161
 
-.PHONY: all build run test install clean
+.PHONY: all build run test install clean dist
 
 all: build
 
@@ -25,6 +25,20 @@ test:
 install: build
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 build/nsqlookupd $(DESTDIR)$(BINDIR)/nsqlookupd
+
+GOOS ?= $(shell $(GO) env GOOS)
+GOARCH ?= $(shell $(GO) env GOARCH)
+DIST_NAME := nsqlookupd-$(VERSION).$(GOOS)-$(GOARCH)
+
+# A versioned tarball: the binary, README, LICENSE and contrib/.
+dist: build
+	rm -rf dist/$(DIST_NAME)
+	install -d dist/$(DIST_NAME)/bin
+	install -m 0755 build/nsqlookupd dist/$(DIST_NAME)/bin/
+	cp -R README.md LICENSE contrib dist/$(DIST_NAME)/
+	tar -C dist -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
+	rm -rf dist/$(DIST_NAME)
+	@echo dist/$(DIST_NAME).tar.gz
 
 clean:
 	rm -rf build dist

@@ -26,43 +26,52 @@ const (
 	maxRequestBodySize = 64 * 1024
 )
 
+// httpServer routes the HTTP API. One instance serves both the plain and
+// the TLS listener.
 type httpServer struct {
 	nsqlookupd *NSQLookupd
 	router     *httprouter.Router
+	// metrics is nil unless --metrics is set.
+	metrics *promMetrics
 }
 
 var _ http.Handler = (*httpServer)(nil)
 
-func newHTTPServer(l *NSQLookupd) *http.Server {
+func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpServer {
 	logf := http_api.LogFunc(l.logf)
 	router := httprouter.New()
 	router.HandleMethodNotAllowed = true
 	router.PanicHandler = http_api.PanicHandler(logf)
-	router.NotFound = http_api.NotFoundHandler(logf)
-	router.MethodNotAllowed = http_api.MethodNotAllowedHandler(logf)
-	s := &httpServer{nsqlookupd: l, router: router}
+	router.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http_api.RespondV1(w, http.StatusNotFound, "NOT_FOUND")
+	})
+	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http_api.RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+	})
+	s := &httpServer{nsqlookupd: l, router: router, metrics: metrics}
 
-	log := http_api.Log(logf)
 	v1 := func(h http_api.APIHandler) httprouter.Handle {
-		return http_api.Decorate(h, http_api.V1, log)
+		return http_api.Decorate(h, http_api.V1)
 	}
-	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText, log))
+	admin := func(h http_api.APIHandler) httprouter.Handle {
+		return http_api.Decorate(acl.guard(h), http_api.V1)
+	}
+	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText))
 	router.Handle("GET", "/info", v1(s.info))
 	router.Handle("GET", "/debug", v1(s.debug))
 	router.Handle("GET", "/lookup", v1(s.lookup))
 	router.Handle("GET", "/topics", v1(s.topics))
 	router.Handle("GET", "/channels", v1(s.channels))
 	router.Handle("GET", "/nodes", v1(s.nodes))
-	router.Handle("POST", "/topic/create", v1(s.createTopic))
-	router.Handle("POST", "/topic/delete", v1(s.deleteTopic))
-	router.Handle("POST", "/channel/create", v1(s.createChannel))
-	router.Handle("POST", "/channel/delete", v1(s.deleteChannel))
-	router.Handle("POST", "/topic/tombstone", v1(s.tombstoneTopic))
+	router.Handle("POST", "/topic/create", admin(s.createTopic))
+	router.Handle("POST", "/topic/delete", admin(s.deleteTopic))
+	router.Handle("POST", "/channel/create", admin(s.createChannel))
+	router.Handle("POST", "/channel/delete", admin(s.deleteChannel))
+	router.Handle("POST", "/topic/tombstone", admin(s.tombstoneTopic))
 
 	pprofHandler := func(h http.Handler) httprouter.Handle {
-		logged := http_api.LogHandler(logf, h)
 		return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
-			logged.ServeHTTP(w, req)
+			h.ServeHTTP(w, req)
 		}
 	}
 	router.Handle("GET", "/debug/pprof", pprofHandler(http.HandlerFunc(pprof.Index)))
@@ -74,9 +83,16 @@ func newHTTPServer(l *NSQLookupd) *http.Server {
 	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
 		router.Handle("GET", "/debug/pprof/"+name, pprofHandler(pprof.Handler(name)))
 	}
+	if metrics != nil {
+		router.Handle("GET", "/metrics", pprofHandler(metrics.handler()))
+	}
+	return s
+}
 
+// newHTTPServer returns an http.Server with the daemon's limits for handler.
+func newHTTPServer(l *NSQLookupd, handler http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           s,
+		Handler:           handler,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
 		WriteTimeout:      httpWriteTimeout,
@@ -86,10 +102,19 @@ func newHTTPServer(l *NSQLookupd) *http.Server {
 	}
 }
 
-// ServeHTTP bounds the request body, then routes.
+// ServeHTTP bounds the request body, routes, then logs the request and
+// records it in the metrics.
 func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
-	s.router.ServeHTTP(w, req)
+	start := time.Now()
+	rec := &http_api.StatusRecorder{ResponseWriter: w}
+	req.Body = http.MaxBytesReader(rec, req.Body, maxRequestBodySize)
+	s.router.ServeHTTP(rec, req)
+	elapsed := time.Since(start)
+	code := rec.Status()
+	s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
+	if s.metrics != nil {
+		s.metrics.observe(routeLabel(req.URL.Path), code, elapsed)
+	}
 }
 
 func (s *httpServer) ping(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {

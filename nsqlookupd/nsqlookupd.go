@@ -5,6 +5,7 @@ package nsqlookupd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -23,10 +24,12 @@ type NSQLookupd struct {
 
 	metrics *counters
 
-	tcpListener  net.Listener
-	httpListener net.Listener
-	tcpServer    *tcpServer
-	httpServer   *http.Server
+	tcpListener   net.Listener
+	httpListener  net.Listener // nil when plain HTTP is disabled
+	httpsListener net.Listener // nil unless HTTPSAddress is set
+	tcpServer     *tcpServer
+	httpServer    *http.Server
+	httpsServer   *http.Server
 
 	// goroutines tracks the server goroutines started by Main.
 	goroutines sync.WaitGroup
@@ -59,27 +62,56 @@ func New(opts *Options) (*NSQLookupd, error) {
 			l.closeListeners()
 		}
 	}()
-	var err error
+	allowed, err := parseAllowList(opts.HTTPAdminAllow)
+	if err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if opts.HTTPSAddress != "" {
+		if tlsConfig, err = buildTLSConfig(opts); err != nil {
+			return nil, err
+		}
+	}
+
 	l.tcpListener, err = net.Listen("tcp", opts.TCPAddress)
 	if err != nil {
 		return nil, fmt.Errorf("listen (%s) failed: %w", opts.TCPAddress, err)
 	}
-	l.httpListener, err = net.Listen("tcp", opts.HTTPAddress)
-	if err != nil {
-		return nil, fmt.Errorf("listen (%s) failed: %w", opts.HTTPAddress, err)
+	if opts.HTTPAddress != "" {
+		l.httpListener, err = net.Listen("tcp", opts.HTTPAddress)
+		if err != nil {
+			return nil, fmt.Errorf("listen (%s) failed: %w", opts.HTTPAddress, err)
+		}
 	}
+	if opts.HTTPSAddress != "" {
+		l.httpsListener, err = net.Listen("tcp", opts.HTTPSAddress)
+		if err != nil {
+			return nil, fmt.Errorf("listen (%s) failed: %w", opts.HTTPSAddress, err)
+		}
+	}
+
+	var metrics *promMetrics
+	if opts.Metrics {
+		metrics = newPromMetrics(l)
+	}
+	handler := newHTTPHandler(l, &adminACL{allowed: allowed, logf: l.logf}, metrics)
 	l.tcpServer = newTCPServer(l, l.tcpListener)
-	l.httpServer = newHTTPServer(l)
+	if l.httpListener != nil {
+		l.httpServer = newHTTPServer(l, handler)
+	}
+	if l.httpsListener != nil {
+		l.httpsServer = newHTTPServer(l, handler)
+		l.httpsServer.TLSConfig = tlsConfig
+	}
 	ok = true
 	return l, nil
 }
 
 func (l *NSQLookupd) closeListeners() {
-	if l.tcpListener != nil {
-		l.tcpListener.Close()
-	}
-	if l.httpListener != nil {
-		l.httpListener.Close()
+	for _, ln := range []net.Listener{l.tcpListener, l.httpListener, l.httpsListener} {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 }
 
@@ -88,31 +120,48 @@ func (l *NSQLookupd) RealTCPAddr() *net.TCPAddr {
 	return l.tcpListener.Addr().(*net.TCPAddr)
 }
 
-// RealHTTPAddr returns the address the HTTP listener is bound to.
+// RealHTTPAddr returns the address the plain HTTP listener is bound to, or
+// nil when plain HTTP is disabled.
 func (l *NSQLookupd) RealHTTPAddr() *net.TCPAddr {
+	if l.httpListener == nil {
+		return nil
+	}
 	return l.httpListener.Addr().(*net.TCPAddr)
+}
+
+// RealHTTPSAddr returns the address the HTTPS listener is bound to, or nil
+// when HTTPS is not configured.
+func (l *NSQLookupd) RealHTTPSAddr() *net.TCPAddr {
+	if l.httpsListener == nil {
+		return nil
+	}
+	return l.httpsListener.Addr().(*net.TCPAddr)
+}
+
+// apiPort is the HTTP API port reported to nsqd in the IDENTIFY reply: the
+// plain HTTP port, or the HTTPS one when plain HTTP is disabled.
+func (l *NSQLookupd) apiPort() int {
+	if a := l.RealHTTPAddr(); a != nil {
+		return a.Port
+	}
+	return l.RealHTTPSAddr().Port
 }
 
 // Main serves TCP and HTTP until Exit is called (it then returns nil) or a
 // server fails (it returns that error; the caller should then call Exit).
 func (l *NSQLookupd) Main() error {
-	errCh := make(chan error, 2)
-	l.goroutines.Add(2)
+	errCh := make(chan error, 3)
+	l.goroutines.Add(1)
 	go func() {
 		defer l.goroutines.Done()
 		errCh <- l.tcpServer.serve()
 	}()
-	go func() {
-		defer l.goroutines.Done()
-		l.logf(LOG_INFO, "HTTP: listening on %s", l.httpListener.Addr())
-		err := l.httpServer.Serve(l.httpListener)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		} else if err != nil {
-			err = fmt.Errorf("HTTP: serving on %s: %w", l.httpListener.Addr(), err)
-		}
-		errCh <- err
-	}()
+	if l.httpServer != nil {
+		l.serveHTTP(errCh, "HTTP", l.httpServer, l.httpListener)
+	}
+	if l.httpsServer != nil {
+		l.serveHTTP(errCh, "HTTPS", l.httpsServer, tls.NewListener(l.httpsListener, l.httpsServer.TLSConfig))
+	}
 
 	select {
 	case <-l.exitCh:
@@ -132,6 +181,21 @@ func (l *NSQLookupd) Main() error {
 	}
 }
 
+func (l *NSQLookupd) serveHTTP(errCh chan<- error, name string, srv *http.Server, ln net.Listener) {
+	l.goroutines.Add(1)
+	go func() {
+		defer l.goroutines.Done()
+		l.logf(LOG_INFO, "%s: listening on %s", name, ln.Addr())
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		} else if err != nil {
+			err = fmt.Errorf("%s: serving on %s: %w", name, ln.Addr(), err)
+		}
+		errCh <- err
+	}()
+}
+
 // Exit stops the daemon: it closes the listeners, drains in-flight HTTP
 // requests for up to ShutdownTimeout, closes every TCP client and waits for
 // all goroutines. It may be called more than once.
@@ -141,13 +205,24 @@ func (l *NSQLookupd) Exit() {
 		l.tcpListener.Close()
 
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.ShutdownTimeout)
-		if err := l.httpServer.Shutdown(ctx); err != nil {
-			l.logf(LOG_WARN, "HTTP: shutdown: %s; closing remaining connections", err)
-			l.httpServer.Close()
+		var drained sync.WaitGroup
+		for _, srv := range []*http.Server{l.httpServer, l.httpsServer} {
+			if srv == nil {
+				continue
+			}
+			drained.Add(1)
+			go func() {
+				defer drained.Done()
+				if err := srv.Shutdown(ctx); err != nil {
+					l.logf(LOG_WARN, "HTTP: shutdown: %s; closing remaining connections", err)
+					srv.Close()
+				}
+			}()
 		}
+		drained.Wait()
 		cancel()
-		// Shutdown closes the listener only if Serve had started.
-		l.httpListener.Close()
+		// Shutdown closes a listener only if Serve had started on it.
+		l.closeListeners()
 
 		l.tcpServer.closeAll()
 		l.goroutines.Wait()

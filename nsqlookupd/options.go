@@ -1,10 +1,12 @@
 package nsqlookupd
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
@@ -54,6 +56,31 @@ type Options struct {
 	// ShutdownTimeout bounds how long Exit waits for in-flight HTTP requests
 	// to finish.
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout"`
+
+	// HTTPSAddress, when set, serves the HTTP API over TLS there too, with
+	// TLSCert and TLSKey. An empty HTTPAddress then disables plain HTTP.
+	HTTPSAddress string `flag:"https-address"`
+	// TLSCert is the PEM certificate (chain) file for HTTPS.
+	TLSCert string `flag:"tls-cert"`
+	// TLSKey is the PEM private key file for HTTPS.
+	TLSKey string `flag:"tls-key"`
+	// TLSRootCAFile is a PEM bundle of CAs that client certificates must
+	// chain to under the "require-verify" policy.
+	TLSRootCAFile string `flag:"tls-root-ca-file"`
+	// TLSClientAuthPolicy is "" (no client certificate), "require" (any
+	// client certificate) or "require-verify" (one signed by TLSRootCAFile).
+	TLSClientAuthPolicy string `flag:"tls-client-auth-policy"`
+	// TLSMinVersion is the lowest TLS version accepted (a crypto/tls
+	// VersionTLS1x constant); 0 means TLS 1.2.
+	TLSMinVersion uint16 `flag:"tls-min-version"`
+
+	// HTTPAdminAllow lists the client networks (CIDRs or single addresses)
+	// allowed to call the mutating endpoints (/topic/*, /channel/*); others
+	// get 403. Empty means everyone.
+	HTTPAdminAllow []string `flag:"http-admin-allow"`
+
+	// Metrics serves Prometheus metrics at GET /metrics.
+	Metrics bool `flag:"metrics"`
 }
 
 // Defaults of the hardening limits.
@@ -86,10 +113,11 @@ func NewOptions() *Options {
 		MagicTimeout:            DefaultMagicTimeout,
 		MaxClients:              0,
 		ShutdownTimeout:         5 * time.Second,
+		TLSMinVersion:           tls.VersionTLS12,
 	}
 }
 
-// Validate reports the first option that cannot work.
+// Validate reports every option that cannot work, in one line.
 func (o *Options) Validate() error {
 	var errs []error
 	if o.LogLevel < lg.DEBUG || o.LogLevel > lg.FATAL {
@@ -98,8 +126,29 @@ func (o *Options) Validate() error {
 	if o.TCPAddress == "" {
 		errs = append(errs, errors.New("tcp-address must not be empty"))
 	}
-	if o.HTTPAddress == "" {
-		errs = append(errs, errors.New("http-address must not be empty"))
+	if o.HTTPAddress == "" && o.HTTPSAddress == "" {
+		errs = append(errs, errors.New("http-address and https-address must not both be empty"))
+	}
+	if o.HTTPSAddress != "" && (o.TLSCert == "" || o.TLSKey == "") {
+		errs = append(errs, errors.New("https-address requires tls-cert and tls-key"))
+	}
+	if o.HTTPSAddress == "" && (o.TLSCert != "" || o.TLSKey != "") {
+		errs = append(errs, errors.New("tls-cert and tls-key require https-address"))
+	}
+	switch o.TLSClientAuthPolicy {
+	case "", tlsClientAuthRequire:
+	case tlsClientAuthRequireVerify:
+		if o.TLSRootCAFile == "" {
+			errs = append(errs, errors.New("tls-client-auth-policy=require-verify requires tls-root-ca-file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("invalid tls-client-auth-policy %q (want require or require-verify)", o.TLSClientAuthPolicy))
+	}
+	if o.TLSMinVersion != 0 && (o.TLSMinVersion < tls.VersionTLS10 || o.TLSMinVersion > tls.VersionTLS13) {
+		errs = append(errs, fmt.Errorf("invalid tls-min-version %#x", o.TLSMinVersion))
+	}
+	if _, err := parseAllowList(o.HTTPAdminAllow); err != nil {
+		errs = append(errs, err)
 	}
 	if o.InactiveProducerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("inactive-producer-timeout must be positive, got %s", o.InactiveProducerTimeout))
@@ -125,7 +174,14 @@ func (o *Options) Validate() error {
 	if o.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // Logger is where log lines go; *log.Logger satisfies it.

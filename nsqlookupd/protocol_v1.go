@@ -213,7 +213,7 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 	return json.Marshal(identifyReply{
 		BroadcastAddress: l.opts.BroadcastAddress,
 		Hostname:         l.hostname,
-		HTTPPort:         l.RealHTTPAddr().Port,
+		HTTPPort:         l.apiPort(),
 		TCPPort:          l.RealTCPAddr().Port,
 		Version:          version.Binary,
 	})

@@ -55,6 +55,9 @@ type Stats struct {
 	Peers    int // identified peers (the client registration)
 	Topics   int // topic registrations
 	Channels int // channel registrations
+	// Registrations counts peer memberships of all registrations: one per
+	// identified peer, plus one per peer in each topic and channel.
+	Registrations int
 }
 
 // shardCount splits the topic space so that whole-store scans (/topics,
@@ -89,6 +92,10 @@ type RegistrationDB struct {
 
 	topicCount   atomic.Int64
 	channelCount atomic.Int64
+	// memberships counts peers in topic and channel registrations.
+	memberships atomic.Int64
+	// inactiveFiltered counts peers left out of answers for inactivity.
+	inactiveFiltered atomic.Uint64
 }
 
 type namesCache struct {
@@ -220,6 +227,12 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 		topicAdded = true
 	}
 	s.mu.Unlock()
+	if topicAdded {
+		db.memberships.Add(1)
+	}
+	if channelAdded {
+		db.memberships.Add(1)
+	}
 	return topicAdded, channelAdded
 }
 
@@ -238,7 +251,10 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 		return false
 	}
 	_, removed := c.producers[p]
-	delete(c.producers, p)
+	if removed {
+		delete(c.producers, p)
+		db.memberships.Add(-1)
+	}
 	db.dropIfEphemeralEmptyLocked(t, c)
 	return removed
 }
@@ -257,6 +273,7 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 	for _, c := range t.channels {
 		if _, ok := c.producers[p]; ok {
 			delete(c.producers, p)
+			db.memberships.Add(-1)
 			channels = append(channels, c.name)
 			db.dropIfEphemeralEmptyLocked(t, c)
 		}
@@ -308,6 +325,7 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 		s.mu.Unlock()
 	}
 	p.topicsGen.Add(1)
+	db.memberships.Add(-int64(removed.Topics + removed.Channels))
 	return removed
 }
 
@@ -372,6 +390,7 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	if t == nil || t.channels[channel] == nil {
 		return false
 	}
+	db.memberships.Add(-int64(len(t.channels[channel].producers)))
 	delete(t.channels, channel)
 	db.channelCount.Add(-1)
 	return true
@@ -597,20 +616,46 @@ func debugProducer(p *peerEntry, tombstonedAt int64) DebugProducer {
 	return d
 }
 
+// CheckLocks takes and releases every lock of the store in turn. It blocks
+// while any of them is wedged, which is what a liveness watchdog wants to
+// notice.
+func (db *RegistrationDB) CheckLocks() {
+	db.peersMu.RLock()
+	db.peersMu.RUnlock()
+	for i := range db.shards {
+		db.shards[i].mu.RLock()
+		db.shards[i].mu.RUnlock()
+	}
+}
+
 // Stats returns the current counts.
 func (db *RegistrationDB) Stats() Stats {
 	db.peersMu.RLock()
 	peers := len(db.peers)
 	db.peersMu.RUnlock()
 	return Stats{
-		Peers:    peers,
-		Topics:   int(db.topicCount.Load()),
-		Channels: int(db.channelCount.Load()),
+		Peers:         peers,
+		Topics:        int(db.topicCount.Load()),
+		Channels:      int(db.channelCount.Load()),
+		Registrations: peers + int(db.memberships.Load()),
 	}
 }
 
+// InactiveFiltered returns how many times a peer was left out of a Lookup or
+// Nodes answer because it had been silent for too long.
+func (db *RegistrationDB) InactiveFiltered() uint64 {
+	return db.inactiveFiltered.Load()
+}
+
 func (db *RegistrationDB) isActive(p *peerEntry, now int64) bool {
-	return !p.removed.Load() && time.Duration(now-p.lastUpdate.Load()) <= db.inactiveTimeout
+	if p.removed.Load() {
+		return false
+	}
+	if time.Duration(now-p.lastUpdate.Load()) > db.inactiveTimeout {
+		db.inactiveFiltered.Add(1)
+		return false
+	}
+	return true
 }
 
 func (db *RegistrationDB) isTombstoned(pr *producer, now int64) bool {
@@ -649,8 +694,12 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 	p := pr.peer
 	delete(pr.topic.producers, p)
+	db.memberships.Add(-1)
 	for _, c := range pr.topic.channels {
-		delete(c.producers, p)
+		if _, ok := c.producers[p]; ok {
+			delete(c.producers, p)
+			db.memberships.Add(-1)
+		}
 	}
 	prs := s.byPeer[p]
 	last := len(prs) - 1

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/BurntSushi/toml"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/judwhite/go-svc"
 	"github.com/mreiferson/go-options"
 
@@ -81,11 +83,11 @@ func (p *program) Start() error {
 		logFatal("%s", err)
 	}
 
-	daemon, err := nsqlookupd.New(opts)
+	lookupd, err := nsqlookupd.New(opts)
 	if err != nil {
 		logFatal("failed to instantiate nsqlookupd - %s", err)
 	}
-	p.nsqlookupd = daemon
+	p.nsqlookupd = lookupd
 
 	go func() {
 		if err := p.nsqlookupd.Main(); err != nil {
@@ -93,12 +95,16 @@ func (p *program) Start() error {
 			os.Exit(1)
 		}
 	}()
+	// Both listeners are bound (New did that), so clients can connect.
+	sdNotify(daemon.SdNotifyReady)
+	go runWatchdog(p.ctx, p.nsqlookupd.DB.CheckLocks)
 	return nil
 }
 
 // Stop shuts the daemon down once.
 func (p *program) Stop() error {
 	p.once.Do(func() {
+		sdNotify(daemon.SdNotifyStopping)
 		p.nsqlookupd.Exit()
 		p.cancel()
 	})
@@ -107,4 +113,8 @@ func (p *program) Stop() error {
 
 func logFatal(f string, args ...interface{}) {
 	lg.LogFatal("[nsqlookupd] ", f, args...)
+}
+
+func logWarn(f string, args ...interface{}) {
+	lg.Logf(log.New(os.Stderr, "[nsqlookupd] ", log.Ldate|log.Ltime|log.Lmicroseconds), lg.WARN, lg.WARN, f, args...)
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
@@ -36,6 +38,18 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 	flagSet.Int("max-clients", opts.MaxClients, "maximum concurrent TCP clients (0 = unlimited)")
 	flagSet.Duration("shutdown-timeout", opts.ShutdownTimeout, "how long shutdown waits for in-flight HTTP requests")
 
+	flagSet.String("https-address", opts.HTTPSAddress, "<addr>:<port> to listen on for HTTPS clients (requires --tls-cert and --tls-key)")
+	flagSet.String("tls-cert", opts.TLSCert, "path to the PEM certificate file for HTTPS")
+	flagSet.String("tls-key", opts.TLSKey, "path to the PEM private key file for HTTPS")
+	flagSet.String("tls-root-ca-file", opts.TLSRootCAFile, "path to a PEM CA bundle that HTTPS client certificates must chain to")
+	flagSet.String("tls-client-auth-policy", opts.TLSClientAuthPolicy, "HTTPS client certificate policy: 'require' or 'require-verify'")
+	tlsMinVersion := tlsVersionFlag(opts.TLSMinVersion)
+	flagSet.Var(&tlsMinVersion, "tls-min-version", "minimum TLS version for HTTPS: tls1.0, tls1.1, tls1.2 or tls1.3 (default tls1.2)")
+
+	adminAllow := stringArrayFlag(append([]string(nil), opts.HTTPAdminAllow...))
+	flagSet.Var(&adminAllow, "http-admin-allow", "client CIDR or address allowed to call the mutating /topic/* and /channel/* endpoints (repeatable; default: everyone)")
+	flagSet.Bool("metrics", opts.Metrics, "serve Prometheus metrics at GET /metrics")
+
 	return flagSet
 }
 
@@ -53,11 +67,18 @@ func (cfg config) validate(opts *nsqlookupd.Options) error {
 		}
 		cfg["log_level"] = level
 	}
+	if v, ok := cfg["tls_min_version"]; ok {
+		var tv tlsVersionFlag
+		if err := tv.Set(fmt.Sprintf("%v", v)); err != nil {
+			return fmt.Errorf("failed parsing tls_min_version %+v: %w", v, err)
+		}
+		cfg["tls_min_version"] = uint16(tv)
+	}
 	typ := reflect.TypeOf(*opts)
 	for i := 0; i < typ.NumField(); i++ {
 		field := typ.Field(i)
 		name := field.Tag.Get("flag")
-		if name == "" || name == "log-level" {
+		if name == "" || name == "log-level" || name == "tls-min-version" {
 			continue
 		}
 		key := toConfigKey(name)
@@ -107,6 +128,64 @@ func checkConfigValue(t reflect.Type, v interface{}) error {
 		if _, ok := v.(bool); !ok {
 			return fmt.Errorf("want true or false, got %T", v)
 		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		switch list := v.(type) {
+		case string:
+		case []interface{}:
+			for _, item := range list {
+				if _, ok := item.(string); !ok {
+					return fmt.Errorf("want a list of strings, got an element of type %T", item)
+				}
+			}
+		default:
+			return fmt.Errorf("want a list of strings, got %T", v)
+		}
 	}
 	return nil
 }
+
+// stringArrayFlag is a repeatable string flag.
+type stringArrayFlag []string
+
+// Set appends one value.
+func (a *stringArrayFlag) Set(s string) error {
+	*a = append(*a, s)
+	return nil
+}
+
+// String joins the values with commas.
+func (a *stringArrayFlag) String() string { return strings.Join(*a, ",") }
+
+// Get returns the values as a []string for go-options.
+func (a *stringArrayFlag) Get() interface{} { return []string(*a) }
+
+// tlsVersionFlag parses "tls1.0" … "tls1.3" into a crypto/tls version.
+type tlsVersionFlag uint16
+
+// Set parses a version name.
+func (v *tlsVersionFlag) Set(s string) error {
+	version, err := nsqlookupd.ParseTLSVersion(s)
+	if err != nil {
+		return err
+	}
+	*v = tlsVersionFlag(version)
+	return nil
+}
+
+// String returns the version name, empty for the default.
+func (v *tlsVersionFlag) String() string {
+	switch uint16(*v) {
+	case tls.VersionTLS10:
+		return "tls1.0"
+	case tls.VersionTLS11:
+		return "tls1.1"
+	case tls.VersionTLS12:
+		return "tls1.2"
+	case tls.VersionTLS13:
+		return "tls1.3"
+	}
+	return ""
+}
+
+// Get returns the version as a uint16 for go-options.
+func (v *tlsVersionFlag) Get() interface{} { return uint16(*v) }

@@ -1,6 +1,6 @@
 // Package http_api holds the HTTP response conventions of NSQ's v1 API:
-// bare JSON bodies, {"message":"CODE"} errors, the X-NSQ-Content-Type
-// header, and request logging.
+// bare JSON bodies, {"message":"CODE"} errors and the X-NSQ-Content-Type
+// header.
 package http_api
 
 import (
@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -138,83 +137,46 @@ var (
 	nsqContentType  = []string{"nsq; version=1.0"}
 )
 
-// statusRecorder remembers the status a handler wrote, for the request log.
-type statusRecorder struct {
+// StatusRecorder remembers the status a handler wrote, for request logs and
+// metrics.
+type StatusRecorder struct {
 	http.ResponseWriter
 	code int
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
+// WriteHeader records the first status written.
+func (r *StatusRecorder) WriteHeader(code int) {
 	if r.code == 0 {
 		r.code = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
+// Write records an implicit 200 when no status was written first.
+func (r *StatusRecorder) Write(b []byte) (int, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
 }
 
+// Status returns the status sent, 200 if the handler wrote nothing.
+func (r *StatusRecorder) Status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
+
 // Flush forwards to the underlying writer so streaming handlers keep working.
-func (r *statusRecorder) Flush() {
+func (r *StatusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// Log logs one INFO line per request: status, method, URI, remote address
-// and duration.
-func Log(logf LogFunc) Decorator {
-	return func(f APIHandler) APIHandler {
-		return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-			start := time.Now()
-			rec := &statusRecorder{ResponseWriter: w}
-			data, err := f(rec, req, ps)
-			code := rec.code
-			if code == 0 {
-				code = http.StatusOK
-			}
-			logf(lg.INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, time.Since(start))
-			return data, err
-		}
-	}
-}
-
-// LogHandler wraps a plain http.Handler (pprof, fallbacks) with the same
-// request log line.
-func LogHandler(logf LogFunc, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		h.ServeHTTP(rec, req)
-		code := rec.code
-		if code == 0 {
-			code = http.StatusOK
-		}
-		logf(lg.INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, time.Since(start))
-	})
-}
-
-// NotFoundHandler answers 404 NOT_FOUND.
-func NotFoundHandler(logf LogFunc) http.Handler {
-	return LogHandler(logf, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		RespondV1(w, http.StatusNotFound, "NOT_FOUND")
-	}))
-}
-
-// MethodNotAllowedHandler answers 405 METHOD_NOT_ALLOWED; the router has set
-// the Allow header already.
-func MethodNotAllowedHandler(logf LogFunc) http.Handler {
-	return LogHandler(logf, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
-	}))
-}
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // PanicHandler answers 500 INTERNAL_ERROR after a handler panicked, logging
 // the panic value; the daemon keeps running.

@@ -1,0 +1,83 @@
+package nsqlookupd
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/http_api"
+)
+
+// parseAllowList parses --http-admin-allow entries: CIDRs ("10.0.0.0/8",
+// "fd00::/8") or single addresses ("127.0.0.1"). Entries may also be
+// comma-separated.
+func parseAllowList(entries []string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, entry := range entries {
+		for _, item := range strings.Split(entry, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if strings.Contains(item, "/") {
+				p, err := netip.ParsePrefix(item)
+				if err != nil {
+					return nil, fmt.Errorf("invalid http-admin-allow entry %q: %w", item, err)
+				}
+				prefixes = append(prefixes, p.Masked())
+				continue
+			}
+			addr, err := netip.ParseAddr(item)
+			if err != nil {
+				return nil, fmt.Errorf("invalid http-admin-allow entry %q: %w", item, err)
+			}
+			prefixes = append(prefixes, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+		}
+	}
+	return prefixes, nil
+}
+
+// adminACL guards the mutating endpoints with the --http-admin-allow list.
+type adminACL struct {
+	allowed []netip.Prefix
+	logf    http_api.LogFunc
+}
+
+// allows reports whether a request from remoteAddr ("ip:port") may call a
+// mutating endpoint.
+func (a *adminACL) allows(remoteAddr string) bool {
+	if len(a.allowed) == 0 {
+		return true
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range a.allowed {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// guard wraps a mutating handler: callers outside the allow-list get
+// 403 FORBIDDEN and a log line.
+func (a *adminACL) guard(h http_api.APIHandler) http_api.APIHandler {
+	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+		if !a.allows(req.RemoteAddr) {
+			a.logf(LOG_WARN, "HTTP: refusing %s %s from %s: not in http-admin-allow", req.Method, req.URL.Path, req.RemoteAddr)
+			return nil, http_api.Err{Code: http.StatusForbidden, Text: "FORBIDDEN"}
+		}
+		return h(w, req, ps)
+	}
+}
