@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -33,6 +35,8 @@ type httpServer struct {
 	router     *httprouter.Router
 	// metrics is nil unless --metrics is set.
 	metrics *promMetrics
+	// topicsBody caches the last /topics answer.
+	topicsBody atomic.Pointer[encodedTopics]
 }
 
 var _ http.Handler = (*httpServer)(nil)
@@ -169,10 +173,25 @@ func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
 	return topic, channel, nil
 }
 
+// topics answers from an encoded body cached per generation of the topic
+// set, so a large, stable cluster pays for encoding once.
 func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return struct {
-		Topics []string `json:"topics"`
-	}{s.nsqlookupd.DB.Topics()}, nil
+	names, gen := s.nsqlookupd.DB.TopicsSnapshot()
+	if c := s.topicsBody.Load(); c != nil && c.gen == gen {
+		return c.body, nil
+	}
+	body := make([]byte, 0, 16+len(names)*24)
+	body = append(body, `{"topics":`...)
+	body = http_api.AppendJSONStrings(body, names)
+	body = append(body, '}')
+	s.topicsBody.Store(&encodedTopics{gen: gen, body: body})
+	return http_api.JSON(body), nil
+}
+
+// encodedTopics is a /topics body and the topic-set generation it encodes.
+type encodedTopics struct {
+	gen  uint64
+	body http_api.JSON
 }
 
 func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
@@ -202,10 +221,51 @@ func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, ps httprou
 	if !found {
 		return nil, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"}
 	}
-	return struct {
-		Channels  []string   `json:"channels"`
-		Producers []PeerInfo `json:"producers"`
-	}{channels, producers}, nil
+	return appendLookupJSON(make([]byte, 0, 64+len(producers)*192), channels, producers), nil
+}
+
+// appendLookupJSON encodes a /lookup answer, byte for byte what
+// encoding/json makes of lookupResponse, without reflection.
+func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_api.JSON {
+	dst = append(dst, `{"channels":`...)
+	dst = http_api.AppendJSONStrings(dst, channels)
+	dst = append(dst, `,"producers":[`...)
+	for i := range producers {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendPeerFieldsJSON(append(dst, '{'), &producers[i])
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// lookupResponse documents the /lookup JSON shape that appendLookupJSON
+// writes.
+type lookupResponse struct {
+	Channels  []string   `json:"channels"`
+	Producers []PeerInfo `json:"producers"`
+}
+
+// appendPeerFieldsJSON appends the members of a peer object, in PeerInfo's
+// field order, without the enclosing braces.
+func appendPeerFieldsJSON(dst []byte, p *PeerInfo) []byte {
+	dst = append(dst, `"remote_address":`...)
+	dst = http_api.AppendJSONString(dst, p.RemoteAddress)
+	dst = append(dst, `,"hostname":`...)
+	dst = http_api.AppendJSONString(dst, p.Hostname)
+	dst = append(dst, `,"broadcast_address":`...)
+	dst = http_api.AppendJSONString(dst, p.BroadcastAddress)
+	dst = append(dst, `,"tcp_port":`...)
+	dst = strconv.AppendInt(dst, int64(p.TCPPort), 10)
+	dst = append(dst, `,"http_port":`...)
+	dst = strconv.AppendInt(dst, int64(p.HTTPPort), 10)
+	dst = append(dst, `,"version":`...)
+	dst = http_api.AppendJSONString(dst, p.Version)
+	dst = append(dst, `,"topology_zone":`...)
+	dst = http_api.AppendJSONString(dst, p.TopologyZone)
+	dst = append(dst, `,"topology_region":`...)
+	return http_api.AppendJSONString(dst, p.TopologyRegion)
 }
 
 // node is one entry of /nodes: a peer plus its topics and, parallel to them,
@@ -224,25 +284,35 @@ type node struct {
 }
 
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	infos := s.nsqlookupd.DB.Nodes()
-	nodes := make([]node, len(infos))
-	for i, n := range infos {
-		nodes[i] = node{
-			RemoteAddress:    n.RemoteAddress,
-			Hostname:         n.Hostname,
-			BroadcastAddress: n.BroadcastAddress,
-			TCPPort:          n.TCPPort,
-			HTTPPort:         n.HTTPPort,
-			Version:          n.Version,
-			TopologyZone:     n.TopologyZone,
-			TopologyRegion:   n.TopologyRegion,
-			Tombstones:       n.Tombstones,
-			Topics:           n.Topics,
+	return appendNodesJSON(nil, s.nsqlookupd.DB.Nodes()), nil
+}
+
+// appendNodesJSON encodes a /nodes answer, byte for byte what encoding/json
+// makes of a {"producers":[]node} object, without reflection.
+func appendNodesJSON(dst []byte, nodes []NodeInfo) http_api.JSON {
+	size := 32
+	for i := range nodes {
+		size += 256 + len(nodes[i].Topics)*8
+		for _, t := range nodes[i].Topics {
+			size += len(t)
 		}
 	}
-	return struct {
-		Producers []node `json:"producers"`
-	}{nodes}, nil
+	if dst == nil {
+		dst = make([]byte, 0, size)
+	}
+	dst = append(dst, `{"producers":[`...)
+	for i := range nodes {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendPeerFieldsJSON(append(dst, '{'), &nodes[i].PeerInfo)
+		dst = append(dst, `,"tombstones":`...)
+		dst = http_api.AppendJSONBools(dst, nodes[i].Tombstones)
+		dst = append(dst, `,"topics":`...)
+		dst = http_api.AppendJSONStrings(dst, nodes[i].Topics)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
 }
 
 // debugPeer is one peer of one registration in /debug; fields are in sorted

@@ -427,9 +427,17 @@ func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
 // Topics returns every registered topic, sorted. The slice is shared with
 // other callers and must not be modified.
 func (db *RegistrationDB) Topics() []string {
+	names, _ := db.TopicsSnapshot()
+	return names
+}
+
+// TopicsSnapshot is Topics plus the generation of the topic set it
+// reflects: equal generations mean equal lists, so callers may cache
+// anything derived from the list under its generation.
+func (db *RegistrationDB) TopicsSnapshot() ([]string, uint64) {
 	gen := db.topicsGen.Load()
 	if c := db.topicsCache.Load(); c != nil && c.gen == gen {
-		return c.names
+		return c.names, gen
 	}
 	names := make([]string, 0, db.topicCount.Load())
 	for i := range db.shards {
@@ -444,7 +452,7 @@ func (db *RegistrationDB) Topics() []string {
 	// A change during the scan bumped topicsGen past gen, so this list is
 	// never mistaken for a newer one.
 	db.topicsCache.Store(&namesCache{gen: gen, names: names})
-	return names
+	return names, gen
 }
 
 // Channels returns the sorted channel names of topic T (empty if none).

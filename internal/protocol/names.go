@@ -30,6 +30,10 @@ func isValidName(name string) bool {
 	if IsEphemeral(name) {
 		body = name[:len(name)-len(ephemeralSuffix)]
 	}
+	// The suffix alone is not a name: at least one character must precede it.
+	if body == "" {
+		return false
+	}
 	for i := 0; i < len(body); i++ {
 		c := body[i]
 		switch {

@@ -1,0 +1,63 @@
+package nsqlookupd
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// The hand-written encoders of /lookup and /nodes must produce exactly the
+// bytes encoding/json produces for the documented shapes.
+func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
+	peers := []PeerInfo{
+		{RemoteAddress: "127.0.0.1:5000", Hostname: "h<1>", BroadcastAddress: "n&1", TCPPort: 4150, HTTPPort: 4151, Version: "1.3.0"},
+		{RemoteAddress: "[::1]:5001", Hostname: "h\"2\"\n", BroadcastAddress: "::1", TCPPort: -1, HTTPPort: 65535,
+			Version: "1.3.0-rc\u2028", TopologyZone: "zone-\xff", TopologyRegion: "région"},
+	}
+	cases := []struct {
+		name      string
+		channels  []string
+		producers []PeerInfo
+	}{
+		{"empty", []string{}, []PeerInfo{}},
+		{"one", []string{"c1"}, peers[:1]},
+		{"escaping", []string{"a", "b#ephemeral", "<x>"}, peers},
+	}
+	for _, tc := range cases {
+		t.Run("lookup/"+tc.name, func(t *testing.T) {
+			want, err := json.Marshal(lookupResponse{Channels: tc.channels, Producers: tc.producers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendLookupJSON(nil, tc.channels, tc.producers); string(got) != string(want) {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+		t.Run("nodes/"+tc.name, func(t *testing.T) {
+			infos := make([]NodeInfo, len(tc.producers))
+			nodes := make([]node, len(tc.producers))
+			for i, p := range tc.producers {
+				topics := append([]string{}, tc.channels...)
+				tombstones := make([]bool, len(topics))
+				for j := range tombstones {
+					tombstones[j] = j%2 == 0
+				}
+				infos[i] = NodeInfo{PeerInfo: p, Topics: topics, Tombstones: tombstones}
+				nodes[i] = node{
+					RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
+					TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,
+					TopologyZone: p.TopologyZone, TopologyRegion: p.TopologyRegion,
+					Tombstones: tombstones, Topics: topics,
+				}
+			}
+			want, err := json.Marshal(struct {
+				Producers []node `json:"producers"`
+			}{nodes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendNodesJSON(nil, infos); string(got) != string(want) {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
