@@ -17,6 +17,7 @@ import (
 type NSQLookupd struct {
 	opts     *Options
 	logger   Logger
+	flushLog func() error
 	hostname string
 
 	// DB holds every registration.
@@ -43,13 +44,14 @@ func New(opts *Options) (*NSQLookupd, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid options: %w", err)
 	}
-	logger := opts.Logger
+	logger, flushLog := opts.Logger, func() error { return nil }
 	if logger == nil {
-		logger = defaultLogger(opts.LogPrefix)
+		logger, flushLog = defaultLogger(opts.LogPrefix)
 	}
 	l := &NSQLookupd{
 		opts:     opts,
 		logger:   logger,
+		flushLog: flushLog,
 		hostname: osHostname(),
 		DB:       NewRegistrationDB(opts.InactiveProducerTimeout, opts.TombstoneLifetime),
 		metrics:  newCounters(),
@@ -177,6 +179,7 @@ func (l *NSQLookupd) Main() error {
 			}
 		}
 		l.logf(LOG_FATAL, "%s", err)
+		l.flushLog()
 		return err
 	}
 }
@@ -226,5 +229,6 @@ func (l *NSQLookupd) Exit() {
 
 		l.tcpServer.closeAll()
 		l.goroutines.Wait()
+		l.flushLog()
 	})
 }

@@ -187,6 +187,12 @@ func (o *Options) Validate() error {
 // Logger is where log lines go; *log.Logger satisfies it.
 type Logger = lg.Logger
 
-func defaultLogger(prefix string) Logger {
-	return log.New(os.Stderr, prefix, log.Ldate|log.Ltime|log.Lmicroseconds)
+// logFlushInterval bounds how long a log line may sit in the buffer.
+const logFlushInterval = 100 * time.Millisecond
+
+// defaultLogger writes to standard error through a buffer, returning the
+// logger and the function that flushes it.
+func defaultLogger(prefix string) (Logger, func() error) {
+	w := lg.NewBufferedWriter(os.Stderr, logFlushInterval)
+	return log.New(w, prefix, log.Ldate|log.Ltime|log.Lmicroseconds), w.Flush
 }
