@@ -42,3 +42,25 @@ dist: build
 
 clean:
 	rm -rf build dist
+
+# Benchmark settings: BENCH_WORKLOAD is small, medium, large, all or a
+# comma-separated list; BENCH_FLAGS is passed to the load generator as is
+# (e.g. BENCH_FLAGS="-duration 20s -pprof-dir build/pprof").
+BENCH_WORKLOAD ?= all
+BENCH_FLAGS ?=
+
+.PHONY: bench bench-compare bench-tool bench-base
+
+bench-tool:
+	$(GO) build -o build/loadgen ./bench/loadgen
+
+# Runs the workloads against build/nsqlookupd; see bench/README.md.
+bench: build bench-tool
+	./build/loadgen -bin build/nsqlookupd -workload $(BENCH_WORKLOAD) -json build/bench.json $(BENCH_FLAGS)
+
+# Runs build/nsqlookupd and $(BASE) through the same workloads side by side.
+bench-compare: bench-base build bench-tool
+	./build/loadgen -bin build/nsqlookupd -compare $(BASE) -workload $(BENCH_WORKLOAD) -json build/bench-compare.json $(BENCH_FLAGS)
+
+bench-base:
+	@if [ ! -f "$(BASE)" ]; then echo "usage: make bench-compare BASE=path/to/other/nsqlookupd" >&2; exit 2; fi
