@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -62,7 +63,15 @@ func (p *program) Start() error {
 	opts := nsqlookupd.NewOptions()
 
 	flagSet := nsqlookupdFlagSet(opts)
-	flagSet.Parse(os.Args[1:])
+	if err := flagSet.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "Usage of nsqlookupd:\n")
+			flagSet.SetOutput(os.Stderr)
+			flagSet.PrintDefaults()
+			os.Exit(0)
+		}
+		logFatal("%s", err)
+	}
 
 	if flagSet.Lookup("version").Value.(flag.Getter).Get().(bool) {
 		fmt.Println(version.String("nsqlookupd"))

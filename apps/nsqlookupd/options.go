@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"time"
@@ -14,7 +15,11 @@ import (
 
 // nsqlookupdFlagSet declares every flag, with opts' values as defaults.
 func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
-	flagSet := flag.NewFlagSet("nsqlookupd", flag.ExitOnError)
+	// Parse errors are reported by Start as one FATAL line; -h prints the
+	// usage from there too.
+	flagSet := flag.NewFlagSet("nsqlookupd", flag.ContinueOnError)
+	flagSet.Usage = func() {}
+	flagSet.SetOutput(io.Discard)
 
 	flagSet.String("config", "", "path to config file")
 	flagSet.Bool("version", false, "print version string")
