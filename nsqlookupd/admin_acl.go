@@ -28,6 +28,11 @@ func parseAllowList(entries []string) ([]netip.Prefix, error) {
 				if err != nil {
 					return nil, fmt.Errorf("invalid http-admin-allow entry %q: %w", item, err)
 				}
+				// Client addresses are matched unmapped, so an IPv4-mapped
+				// prefix (::ffff:10.0.0.0/104) must be too.
+				if p.Addr().Is4In6() && p.Bits() >= 96 {
+					p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+				}
 				prefixes = append(prefixes, p.Masked())
 				continue
 			}
@@ -61,7 +66,9 @@ func (a *adminACL) allows(remoteAddr string) bool {
 	if err != nil {
 		return false
 	}
-	addr = addr.Unmap()
+	// A zoned address (fe80::1%eth0) never matches a prefix; the zone
+	// names the interface, not part of the address.
+	addr = addr.Unmap().WithZone("")
 	for _, p := range a.allowed {
 		if p.Contains(addr) {
 			return true

@@ -111,7 +111,9 @@ func newHTTPServer(l *NSQLookupd, handler http.Handler) *http.Server {
 func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	rec := &http_api.StatusRecorder{ResponseWriter: w}
-	req.Body = http.MaxBytesReader(rec, req.Body, maxRequestBodySize)
+	// The limit must see net/http's own writer: that is how the server learns
+	// to close the connection instead of draining the rest of the body.
+	req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
 	s.router.ServeHTTP(rec, req)
 	elapsed := time.Since(start)
 	code := rec.Status()

@@ -32,6 +32,11 @@ type NSQLookupd struct {
 	httpServer    *http.Server
 	httpsServer   *http.Server
 
+	// startMu orders Main's goroutine starts before Exit's wait for them
+	// (a WaitGroup must not be added to from zero while waited on); once
+	// exiting is set, Main starts nothing.
+	startMu sync.Mutex
+	exiting bool
 	// goroutines tracks the server goroutines started by Main.
 	goroutines sync.WaitGroup
 	exitOnce   sync.Once
@@ -153,6 +158,12 @@ func (l *NSQLookupd) apiPort() int {
 // server fails (it returns that error; the caller should then call Exit).
 func (l *NSQLookupd) Main() error {
 	errCh := make(chan error, 3)
+	l.startMu.Lock()
+	if l.exiting {
+		// Exit came first: there is nothing left to serve.
+		l.startMu.Unlock()
+		return nil
+	}
 	l.goroutines.Add(1)
 	go func() {
 		defer l.goroutines.Done()
@@ -164,6 +175,7 @@ func (l *NSQLookupd) Main() error {
 	if l.httpsServer != nil {
 		l.serveHTTP(errCh, "HTTPS", l.httpsServer, tls.NewListener(l.httpsListener, l.httpsServer.TLSConfig))
 	}
+	l.startMu.Unlock()
 
 	select {
 	case <-l.exitCh:
@@ -204,6 +216,9 @@ func (l *NSQLookupd) serveHTTP(errCh chan<- error, name string, srv *http.Server
 // all goroutines. It may be called more than once.
 func (l *NSQLookupd) Exit() {
 	l.exitOnce.Do(func() {
+		l.startMu.Lock()
+		l.exiting = true
+		l.startMu.Unlock()
 		close(l.exitCh)
 		l.tcpListener.Close()
 

@@ -1,0 +1,240 @@
+package nsqlookupd
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/test"
+)
+
+// aclResponse is one HTTP exchange, read in full.
+type aclResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// aclClient returns an HTTP client whose connections leave from source, a
+// loopback address (Linux routes all of 127.0.0.0/8 to lo).
+func aclClient(t testing.TB, source string) *http.Client {
+	t.Helper()
+	dialer := &net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)},
+		Timeout:   5 * time.Second,
+	}
+	transport := &http.Transport{DialContext: dialer.DialContext}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{Transport: transport, Timeout: 5 * time.Second}
+}
+
+// aclDo sends method target (path and query) to l's plain HTTP port through
+// client.
+func aclDo(t testing.TB, client *http.Client, l *NSQLookupd, method, target string) aclResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, fmt.Sprintf("http://%s%s", l.RealHTTPAddr(), target), nil)
+	test.Nil(t, err, "new request "+target)
+	resp, err := client.Do(req)
+	test.Nil(t, err, method+" "+target)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	test.Nil(t, err, "read body of "+target)
+	return aclResponse{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+// aclStoreState captures everything the mutating endpoints can change:
+// registrations, producers and tombstones.
+func aclStoreState(t testing.TB, client *http.Client, l *NSQLookupd) string {
+	t.Helper()
+	debug := aclDo(t, client, l, "GET", "/debug")
+	test.Equal(t, http.StatusOK, debug.status, "/debug status")
+	topics := aclDo(t, client, l, "GET", "/topics")
+	test.Equal(t, http.StatusOK, topics.status, "/topics status")
+	return debug.body + "\n" + topics.body
+}
+
+// aclMutations are the endpoints the allow-list guards, in an order in which
+// each succeeds for an allowed client once "kept" is registered with channel
+// "kept-ch" by an nsqd at 127.0.0.1:4151.
+var aclMutations = []string{
+	"/topic/create?topic=fresh",
+	"/channel/create?topic=kept&channel=fresh-ch",
+	"/topic/tombstone?topic=kept&node=127.0.0.1:4151",
+	"/channel/delete?topic=kept&channel=kept-ch",
+	"/topic/delete?topic=kept",
+}
+
+// TestAdminACL checks that only allowed networks can change the store while
+// everyone can read it.
+func TestAdminACL(t *testing.T) {
+	opts, logger := testOptions(t)
+	opts.HTTPAdminAllow = []string{"127.0.0.1/32"}
+	l := startLookupd(t, opts)
+	inside := aclClient(t, "127.0.0.1")
+	outside := aclClient(t, "127.0.0.2")
+
+	nsqd := dialLookupd(t, l)
+	nsqd.identify("127.0.0.1", 4150, 4151)
+	nsqd.send("REGISTER kept kept-ch\n")
+	nsqd.expectFrame("OK")
+	before := aclStoreState(t, inside, l)
+
+	refused := append([]string{
+		// The allow-list is checked before the arguments.
+		"/topic/create",
+		"/channel/delete?topic=absent&channel=absent",
+	}, aclMutations...)
+	for _, target := range refused {
+		t.Run("refused "+target, func(t *testing.T) {
+			r := aclDo(t, outside, l, "POST", target)
+			test.Equal(t, http.StatusForbidden, r.status, "status")
+			test.Equal(t, `{"message":"FORBIDDEN"}`, r.body, "body")
+			test.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"), "Content-Type")
+			test.Equal(t, "nsq; version=1.0", r.header.Get("X-NSQ-Content-Type"), "X-NSQ-Content-Type")
+
+			path, _, _ := strings.Cut(target, "?")
+			want := "refusing POST " + path + " from 127.0.0.2:"
+			found := false
+			for _, line := range logger.Lines() {
+				if strings.HasPrefix(line, "WARNING: ") && strings.Contains(line, want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no WARNING line containing %q", want)
+			}
+		})
+	}
+	test.Equal(t, before, aclStoreState(t, inside, l), "store after refused requests")
+
+	reads := []string{
+		"/ping", "/info", "/topics", "/nodes", "/debug",
+		"/lookup?topic=kept", "/channels?topic=kept",
+	}
+	for _, target := range reads {
+		t.Run("read "+target, func(t *testing.T) {
+			r := aclDo(t, outside, l, "GET", target)
+			test.Equal(t, http.StatusOK, r.status, "status, body "+r.body)
+		})
+	}
+	r := aclDo(t, outside, l, "GET", "/lookup?topic=kept")
+	if !strings.Contains(r.body, `"tcp_port":4150`) {
+		t.Errorf("/lookup from outside the allow-list lacks the producer: %s", r.body)
+	}
+
+	for _, target := range aclMutations {
+		t.Run("allowed "+target, func(t *testing.T) {
+			r := aclDo(t, inside, l, "POST", target)
+			test.Equal(t, http.StatusOK, r.status, "status, body "+r.body)
+		})
+	}
+	test.Equal(t, []string{"fresh"}, l.DB.Topics(), "topics after the allowed requests")
+}
+
+// TestAdminACLDefaultAllowsEveryone checks that without --http-admin-allow
+// any client may change the store.
+func TestAdminACLDefaultAllowsEveryone(t *testing.T) {
+	opts, _ := testOptions(t)
+	test.Equal(t, 0, len(opts.HTTPAdminAllow), "default allow-list length")
+	l := startLookupd(t, opts)
+	r := aclDo(t, aclClient(t, "127.0.0.2"), l, "POST", "/topic/create?topic=anyone")
+	test.Equal(t, http.StatusOK, r.status, "status, body "+r.body)
+	test.Equal(t, []string{"anyone"}, l.DB.Topics(), "topics")
+}
+
+// TestAdminACLEntryForms starts a daemon per allow-list spelling and checks
+// which source addresses may create a topic.
+func TestAdminACLEntryForms(t *testing.T) {
+	tests := []struct {
+		name    string
+		allow   []string
+		allowed []string // sources that may POST
+		refused []string // sources that get 403
+	}{
+		{"single address", []string{"127.0.0.1"}, []string{"127.0.0.1"}, []string{"127.0.0.2"}},
+		{"CIDR", []string{"127.0.0.0/30"}, []string{"127.0.0.1", "127.0.0.3"}, []string{"127.0.0.4"}},
+		{"CIDR with host bits", []string{"127.0.0.2/31"}, []string{"127.0.0.3"}, []string{"127.0.0.1"}},
+		{"comma-separated", []string{"127.0.0.1, 127.0.0.3"}, []string{"127.0.0.1", "127.0.0.3"}, []string{"127.0.0.2"}},
+		{"repeated", []string{"127.0.0.1", "127.0.0.3"}, []string{"127.0.0.1", "127.0.0.3"}, []string{"127.0.0.2"}},
+		{"IPv4-mapped address", []string{"::ffff:127.0.0.2"}, []string{"127.0.0.2"}, []string{"127.0.0.1"}},
+		{"IPv4-mapped CIDR", []string{"::ffff:127.0.0.0/126"}, []string{"127.0.0.1", "127.0.0.3"}, []string{"127.0.0.4"}},
+		{"IPv6 only", []string{"::1"}, nil, []string{"127.0.0.1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _ := testOptions(t)
+			opts.HTTPAdminAllow = tc.allow
+			l := startLookupd(t, opts)
+			for _, source := range tc.allowed {
+				r := aclDo(t, aclClient(t, source), l, "POST", "/topic/create?topic=t")
+				test.Equal(t, http.StatusOK, r.status, "POST from "+source+", body "+r.body)
+			}
+			for _, source := range tc.refused {
+				r := aclDo(t, aclClient(t, source), l, "POST", "/topic/create?topic=t")
+				test.Equal(t, http.StatusForbidden, r.status, "POST from "+source+", body "+r.body)
+			}
+		})
+	}
+}
+
+// TestAdminACLRemoteForms checks the match of remote addresses the loopback
+// tests cannot produce: IPv6, IPv4-mapped IPv6 and zoned addresses.
+func TestAdminACLRemoteForms(t *testing.T) {
+	tests := []struct {
+		allow  string
+		remote string
+		want   bool
+	}{
+		{"10.0.0.0/8", "[::ffff:10.1.2.3]:4000", true},
+		{"10.0.0.0/8", "[::ffff:11.1.2.3]:4000", false},
+		{"::ffff:10.0.0.0/104", "10.1.2.3:4000", true},
+		{"::ffff:10.0.0.0/104", "[::ffff:10.1.2.3]:4000", true},
+		{"10.0.0.1", "[::ffff:10.0.0.1]:4000", true},
+		{"fd00::/8", "[fd12::1]:4000", true},
+		{"fd00::/8", "[fe12::1]:4000", false},
+		{"fe80::/10", "[fe80::1%eth0]:4000", true},
+		{"fe80::1", "[fe80::1%eth0]:4000", true},
+		{"fd00::/8", "10.0.0.1:4000", false},
+		{"10.0.0.0/8", "not-an-address:4000", false},
+		{"10.0.0.0/8", "10.0.0.1", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.allow+" "+tc.remote, func(t *testing.T) {
+			allowed, err := parseAllowList([]string{tc.allow})
+			test.Nil(t, err, "parse "+tc.allow)
+			acl := &adminACL{allowed: allowed}
+			test.Equal(t, tc.want, acl.allows(tc.remote), "allows")
+		})
+	}
+}
+
+// TestAdminACLInvalidEntries checks that New refuses an allow-list it cannot
+// parse, naming the entry.
+func TestAdminACLInvalidEntries(t *testing.T) {
+	for _, entry := range []string{
+		"not-an-address",
+		"10.0.0.0/33",
+		"10.0.0.0/abc",
+		"256.0.0.1",
+		"10.0.0.0/8/8",
+		"fd00::/129",
+		"127.0.0.1:80",
+	} {
+		t.Run(entry, func(t *testing.T) {
+			opts, _ := testOptions(t)
+			opts.HTTPAdminAllow = []string{"127.0.0.1", entry}
+			l, err := New(opts)
+			if err == nil {
+				l.Exit()
+				t.Fatalf("New accepted http-admin-allow entry %q", entry)
+			}
+			if !strings.Contains(err.Error(), entry) {
+				t.Fatalf("New error %q does not name the entry %q", err, entry)
+			}
+		})
+	}
+}

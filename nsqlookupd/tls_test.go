@@ -1,0 +1,510 @@
+package nsqlookupd
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	nsq "github.com/nsqio/go-nsq"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/test"
+)
+
+// testCA is a throwaway certificate authority generated for one test.
+type testCA struct {
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	certPEM []byte
+}
+
+// tlsSerial returns a random certificate serial number.
+func tlsSerial(t testing.TB) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	test.Nil(t, err, "serial number")
+	return n
+}
+
+// newTestCA creates a self-signed ECDSA P-256 CA named name.
+func newTestCA(t testing.TB, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	test.Nil(t, err, "CA key")
+	tmpl := &x509.Certificate{
+		SerialNumber:          tlsSerial(t),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	test.Nil(t, err, "create CA certificate")
+	cert, err := x509.ParseCertificate(der)
+	test.Nil(t, err, "parse CA certificate")
+	return &testCA{
+		cert:    cert,
+		key:     key,
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	}
+}
+
+// pool returns a certificate pool trusting only ca.
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// issue signs a new leaf certificate named name: a server certificate for
+// 127.0.0.1 (IP SAN) if server is set, a client certificate otherwise. It
+// returns the PEM certificate and PKCS#8 key.
+func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	test.Nil(t, err, "leaf key")
+	tmpl := &x509.Certificate{
+		SerialNumber: tlsSerial(t),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	test.Nil(t, err, "create leaf certificate")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	test.Nil(t, err, "marshal leaf key")
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
+// clientCert issues a client certificate usable in a tls.Config.
+func (ca *testCA) clientCert(t testing.TB, name string) tls.Certificate {
+	t.Helper()
+	certPEM, keyPEM := ca.issue(t, name, false)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	test.Nil(t, err, "client key pair")
+	return cert
+}
+
+// writeTLSFile writes data to name in dir and returns the path.
+func writeTLSFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	test.Nil(t, os.WriteFile(path, data, 0o600), "write "+name)
+	return path
+}
+
+// tlsFiles are a CA and a server certificate for 127.0.0.1 signed by it,
+// written as PEM files.
+type tlsFiles struct {
+	ca       *testCA
+	caFile   string
+	certFile string
+	keyFile  string
+}
+
+func newTLSFiles(t testing.TB) *tlsFiles {
+	t.Helper()
+	dir := t.TempDir()
+	ca := newTestCA(t, "nsqlookupd test CA")
+	certPEM, keyPEM := ca.issue(t, "nsqlookupd test server", true)
+	return &tlsFiles{
+		ca:       ca,
+		caFile:   writeTLSFile(t, dir, "ca.pem", ca.certPEM),
+		certFile: writeTLSFile(t, dir, "server.pem", certPEM),
+		keyFile:  writeTLSFile(t, dir, "server-key.pem", keyPEM),
+	}
+}
+
+// tlsOptions returns testOptions with HTTPS on a random port using files.
+func tlsOptions(t testing.TB, files *tlsFiles) (*Options, *test.Logger) {
+	t.Helper()
+	opts, logger := testOptions(t)
+	opts.HTTPSAddress = "127.0.0.1:0"
+	opts.TLSCert = files.certFile
+	opts.TLSKey = files.keyFile
+	return opts, logger
+}
+
+// httpsClient returns a client using cfg (RootCAs, certificates, versions)
+// whose idle connections are closed when the test ends.
+func httpsClient(t testing.TB, cfg *tls.Config) *http.Client {
+	t.Helper()
+	transport := &http.Transport{TLSClientConfig: cfg}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{Transport: transport, Timeout: 5 * time.Second}
+}
+
+// httpsGet GETs path over HTTPS from l and returns the response with its
+// body read, or the error.
+func httpsGet(client *http.Client, l *NSQLookupd, path string) (*http.Response, []byte, error) {
+	resp, err := client.Get(fmt.Sprintf("https://%s%s", l.RealHTTPSAddr(), path))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// startHTTPSOnlyLookupd starts a daemon whose plain HTTP is off (HTTPAddress
+// empty), waits until /ping answers over HTTPS through client and stops the
+// daemon when the test ends.
+func startHTTPSOnlyLookupd(t *testing.T, opts *Options, client *http.Client) *NSQLookupd {
+	t.Helper()
+	opts.HTTPAddress = ""
+	l, err := New(opts)
+	test.Nil(t, err, "New")
+	done := make(chan error, 1)
+	go func() { done <- l.Main() }()
+	t.Cleanup(func() {
+		l.Exit()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Main returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Main did not return after Exit")
+		}
+	})
+	test.Eventually(t, 5*time.Second, func() bool {
+		resp, _, err := httpsGet(client, l, "/ping")
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, "lookupd HTTPS /ping")
+	return l
+}
+
+// TestTLSServesHTTPAndHTTPS checks that HTTPS serves the same API as plain
+// HTTP, with the configured certificate.
+func TestTLSServesHTTPAndHTTPS(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	l := startLookupd(t, opts)
+	if l.RealHTTPSAddr() == nil || l.RealHTTPSAddr().Port == l.RealHTTPAddr().Port {
+		t.Fatalf("HTTPS address %v, plain HTTP address %v: want two listeners", l.RealHTTPSAddr(), l.RealHTTPAddr())
+	}
+
+	resp, err := http.Get(fmt.Sprintf("http://%s/ping", l.RealHTTPAddr()))
+	test.Nil(t, err, "plain GET /ping")
+	resp.Body.Close()
+	test.Equal(t, http.StatusOK, resp.StatusCode, "plain /ping status")
+
+	client := httpsClient(t, &tls.Config{RootCAs: files.ca.pool()})
+	resp, body, err := httpsGet(client, l, "/ping")
+	test.Nil(t, err, "HTTPS GET /ping")
+	test.Equal(t, http.StatusOK, resp.StatusCode, "HTTPS /ping status")
+	test.Equal(t, "OK", string(body), "HTTPS /ping body")
+	test.Equal(t, "nsqlookupd test server", resp.TLS.PeerCertificates[0].Subject.CommonName, "served certificate")
+	if resp.TLS.Version < tls.VersionTLS12 {
+		t.Errorf("negotiated TLS version %#x, want at least TLS 1.2", resp.TLS.Version)
+	}
+
+	// The API proper, with NSQ's headers, and the store shared with plain
+	// HTTP.
+	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/create?topic=shared"), "plain /topic/create")
+	resp, body, err = httpsGet(client, l, "/topics")
+	test.Nil(t, err, "HTTPS GET /topics")
+	test.Equal(t, http.StatusOK, resp.StatusCode, "HTTPS /topics status")
+	test.Equal(t, "nsq; version=1.0", resp.Header.Get("X-NSQ-Content-Type"), "HTTPS X-NSQ-Content-Type")
+	test.Equal(t, `{"topics":["shared"]}`, string(body), "HTTPS /topics body")
+}
+
+// TestTLSServerVerification checks that clients that cannot verify the
+// server certificate fail the handshake.
+func TestTLSServerVerification(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	l := startLookupd(t, opts)
+	other := newTestCA(t, "some other CA")
+
+	tests := []struct {
+		name string
+		cfg  *tls.Config
+		// check inspects the error chain.
+		check func(err error) bool
+	}{
+		{
+			name: "other CA",
+			cfg:  &tls.Config{RootCAs: other.pool()},
+			check: func(err error) bool {
+				var unknown x509.UnknownAuthorityError
+				return errors.As(err, &unknown)
+			},
+		},
+		{
+			name: "system roots",
+			cfg:  &tls.Config{},
+			check: func(err error) bool {
+				var unknown x509.UnknownAuthorityError
+				return errors.As(err, &unknown)
+			},
+		},
+		{
+			name: "wrong server name",
+			cfg:  &tls.Config{RootCAs: files.ca.pool(), ServerName: "lookupd.invalid"},
+			check: func(err error) bool {
+				var host x509.HostnameError
+				return errors.As(err, &host)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _, err := httpsGet(httpsClient(t, tc.cfg), l, "/ping")
+			if err == nil {
+				t.Fatalf("GET /ping succeeded with status %d, want a verification error", resp.StatusCode)
+			}
+			var verr *tls.CertificateVerificationError
+			if !errors.As(err, &verr) || !tc.check(err) {
+				t.Fatalf("error %v (%T) is not the expected verification error", err, err)
+			}
+		})
+	}
+
+	// The same daemon still serves a client trusting its CA.
+	resp, _, err := httpsGet(httpsClient(t, &tls.Config{RootCAs: files.ca.pool()}), l, "/ping")
+	test.Nil(t, err, "GET /ping trusting the CA")
+	test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+}
+
+func TestTLSMinVersion(t *testing.T) {
+	files := newTLSFiles(t)
+	tests := []struct {
+		name       string
+		minVersion uint16 // 0: the default
+		clientMax  uint16 // 0: the client's default
+		wantOK     bool
+	}{
+		{"tls1.3 refuses a TLS 1.2 client", tls.VersionTLS13, tls.VersionTLS12, false},
+		{"tls1.3 serves a TLS 1.3 client", tls.VersionTLS13, 0, true},
+		{"default serves a TLS 1.2 client", 0, tls.VersionTLS12, true},
+		{"default refuses a TLS 1.1 client", 0, tls.VersionTLS11, false},
+		{"tls1.2 refuses a TLS 1.1 client", tls.VersionTLS12, tls.VersionTLS11, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _ := tlsOptions(t, files)
+			if tc.minVersion != 0 {
+				opts.TLSMinVersion = tc.minVersion
+			}
+			l := startLookupd(t, opts)
+			client := httpsClient(t, &tls.Config{
+				RootCAs:    files.ca.pool(),
+				MinVersion: tls.VersionTLS10,
+				MaxVersion: tc.clientMax,
+			})
+			resp, _, err := httpsGet(client, l, "/ping")
+			if !tc.wantOK {
+				if err == nil {
+					t.Fatalf("GET /ping succeeded over TLS %#x, want a refused handshake", resp.TLS.Version)
+				}
+				if !strings.Contains(err.Error(), "protocol version") {
+					t.Fatalf("error %q does not name the protocol version", err)
+				}
+				return
+			}
+			test.Nil(t, err, "GET /ping")
+			test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+			if tc.minVersion != 0 && resp.TLS.Version < tc.minVersion {
+				t.Fatalf("negotiated TLS %#x below the minimum %#x", resp.TLS.Version, tc.minVersion)
+			}
+		})
+	}
+}
+
+func TestTLSClientAuthPolicy(t *testing.T) {
+	files := newTLSFiles(t)
+	other := newTestCA(t, "some other CA")
+	signed := files.ca.clientCert(t, "trusted client")
+	foreign := other.clientCert(t, "foreign client")
+
+	tests := []struct {
+		name       string
+		policy     string
+		rootCA     bool
+		clientCert *tls.Certificate
+		// wantErr is part of the client's error when it is refused; empty
+		// means served.
+		wantErr string
+	}{
+		{"require-verify without a certificate", tlsClientAuthRequireVerify, true, nil, "certificate required"},
+		{"require-verify with a certificate signed by the CA", tlsClientAuthRequireVerify, true, &signed, ""},
+		{"require-verify with a certificate of another CA", tlsClientAuthRequireVerify, true, &foreign, "unknown certificate authority"},
+		{"require without a certificate", tlsClientAuthRequire, false, nil, "certificate required"},
+		{"require with any certificate", tlsClientAuthRequire, false, &foreign, ""},
+		{"no policy without a certificate", "", false, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _ := tlsOptions(t, files)
+			opts.TLSClientAuthPolicy = tc.policy
+			if tc.rootCA {
+				opts.TLSRootCAFile = files.caFile
+			}
+			l := startLookupd(t, opts)
+			cfg := &tls.Config{RootCAs: files.ca.pool()}
+			if tc.clientCert != nil {
+				// Send it whatever CAs the server names, so that the server
+				// itself has to judge a foreign certificate.
+				cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					return tc.clientCert, nil
+				}
+			}
+			resp, _, err := httpsGet(httpsClient(t, cfg), l, "/ping")
+			if tc.wantErr != "" {
+				if err == nil {
+					t.Fatalf("GET /ping succeeded with status %d, want the client refused", resp.StatusCode)
+				}
+				if !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %q does not mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			test.Nil(t, err, "GET /ping")
+			test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+		})
+	}
+}
+
+// TestTLSConsumerDiscoversProducer runs a go-nsq consumer that polls the
+// daemon over HTTPS only (plain HTTP off) and finds the announced nsqd.
+func TestTLSConsumerDiscoversProducer(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	client := httpsClient(t, &tls.Config{RootCAs: files.ca.pool()})
+	l := startHTTPSOnlyLookupd(t, opts, client)
+
+	f := newFakeNSQD(t)
+	announceTopic(t, l, f, "secure")
+
+	cfg := nsq.NewConfig()
+	cfg.LookupdPollInterval = consumerPollInterval
+	cfg.MaxInFlight = 1
+	cfg.DialTimeout = 2 * time.Second
+	consumer, err := nsq.NewConsumer("secure", "ch", cfg)
+	test.Nil(t, err, "NewConsumer")
+	consumer.SetLogger(test.NewLogger(t), nsq.LogLevelInfo)
+	consumer.AddHandler(nsq.HandlerFunc(func(*nsq.Message) error { return nil }))
+	consumer.SetLookupdHttpClient(client)
+	t.Cleanup(func() {
+		consumer.Stop()
+		select {
+		case <-consumer.StopChan:
+		case <-time.After(10 * time.Second):
+			t.Errorf("consumer did not stop within 10s")
+		}
+	})
+	test.Nil(t, consumer.ConnectToNSQLookupd("https://"+l.RealHTTPSAddr().String()), "ConnectToNSQLookupd")
+
+	test.Eventually(t, 10*time.Second, func() bool {
+		return len(f.subscriptions()) > 0
+	}, "consumer subscribed at the nsqd found over HTTPS")
+	test.Equal(t, []string{"SUB secure ch"}, f.subscriptions(), "SUB commands")
+}
+
+// TestTLSHTTPDisabledIdentifyPort checks that with plain HTTP off the
+// IDENTIFY reply gives nsqd the HTTPS port.
+func TestTLSHTTPDisabledIdentifyPort(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	l := startHTTPSOnlyLookupd(t, opts, httpsClient(t, &tls.Config{RootCAs: files.ca.pool()}))
+	if l.RealHTTPAddr() != nil {
+		t.Fatalf("plain HTTP listening on %s with HTTPAddress empty", l.RealHTTPAddr())
+	}
+
+	c := dialLookupd(t, l)
+	c.send(identifyBody("127.0.0.1", 4150, 4151))
+	reply, err := c.readFrame()
+	test.Nil(t, err, "IDENTIFY reply")
+	var info struct {
+		HTTPPort int `json:"http_port"`
+		TCPPort  int `json:"tcp_port"`
+	}
+	test.Nil(t, json.Unmarshal([]byte(reply), &info), "decode IDENTIFY reply "+reply)
+	test.Equal(t, l.RealHTTPSAddr().Port, info.HTTPPort, "IDENTIFY http_port")
+	test.Equal(t, l.RealTCPAddr().Port, info.TCPPort, "IDENTIFY tcp_port")
+}
+
+// TestTLSBadFiles checks that New refuses unusable certificate, key and CA
+// files, naming what is wrong.
+func TestTLSBadFiles(t *testing.T) {
+	files := newTLSFiles(t)
+	dir := t.TempDir()
+	garbage := writeTLSFile(t, dir, "garbage.pem", []byte("this is not PEM\n"))
+	missing := filepath.Join(dir, "missing.pem")
+	// A valid key pair whose key belongs to another certificate.
+	_, otherKeyPEM := files.ca.issue(t, "other server", true)
+	otherKey := writeTLSFile(t, dir, "other-key.pem", otherKeyPEM)
+
+	tests := []struct {
+		name  string
+		tweak func(o *Options)
+		want  string // substring of the error
+	}{
+		{"missing certificate file", func(o *Options) { o.TLSCert = missing }, "missing.pem"},
+		{"missing key file", func(o *Options) { o.TLSKey = missing }, "missing.pem"},
+		{"garbage certificate PEM", func(o *Options) { o.TLSCert = garbage }, "garbage.pem"},
+		{"garbage key PEM", func(o *Options) { o.TLSKey = garbage }, "garbage.pem"},
+		{"key not matching the certificate", func(o *Options) { o.TLSKey = otherKey }, "other-key.pem"},
+		{"certificate without key", func(o *Options) { o.TLSKey = "" }, "tls-key"},
+		{"key without certificate", func(o *Options) { o.TLSCert = "" }, "tls-cert"},
+		{"certificate without https-address", func(o *Options) { o.HTTPSAddress = "" }, "https-address"},
+		{"missing root CA file", func(o *Options) {
+			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+			o.TLSRootCAFile = missing
+		}, "missing.pem"},
+		{"root CA file without a certificate", func(o *Options) {
+			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+			o.TLSRootCAFile = garbage
+		}, "garbage.pem"},
+		{"require-verify without root CA file", func(o *Options) {
+			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+		}, "tls-root-ca-file"},
+		{"unknown client auth policy", func(o *Options) { o.TLSClientAuthPolicy = "maybe" }, "maybe"},
+		{"invalid minimum version", func(o *Options) { o.TLSMinVersion = 0x0200 }, "tls-min-version"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _ := tlsOptions(t, files)
+			tc.tweak(opts)
+			l, err := New(opts)
+			if err == nil {
+				l.Exit()
+				t.Fatalf("New succeeded, want an error mentioning %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+
+	// The unmodified options work, so each case failed for its own reason.
+	opts, _ := tlsOptions(t, files)
+	l, err := New(opts)
+	test.Nil(t, err, "New with valid TLS files")
+	l.Exit()
+}
