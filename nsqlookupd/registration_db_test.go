@@ -1,0 +1,1448 @@
+package nsqlookupd
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/test"
+)
+
+const (
+	dbInactiveTimeout   = 300 * time.Second
+	dbTombstoneLifetime = 45 * time.Second
+)
+
+// dbClock is a settable clock for RegistrationDB.now, safe for concurrent
+// use, so that activity and tombstone expiry are tested without sleeping.
+type dbClock struct {
+	ns atomic.Int64
+}
+
+func newDBClock() *dbClock {
+	c := &dbClock{}
+	c.ns.Store(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *dbClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+func (c *dbClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// newClockedDB returns an empty store on a fake clock.
+func newClockedDB() (*RegistrationDB, *dbClock) {
+	clk := newDBClock()
+	db := NewRegistrationDB(dbInactiveTimeout, dbTombstoneLifetime)
+	db.now = clk.Now
+	return db, clk
+}
+
+// namedPeerInfo is the PeerInfo of the peer the table tests call name (one
+// lower-case letter). Every such peer announces the same broadcast address
+// and ports, as several connections from one nsqd do, so only the ID tells
+// them apart.
+func namedPeerInfo(name string) PeerInfo {
+	addr := fmt.Sprintf("192.0.2.1:%d", 50000+int(name[0]-'a'))
+	return PeerInfo{
+		ID:               addr,
+		RemoteAddress:    addr,
+		Hostname:         "nsqd.example",
+		BroadcastAddress: "nsqd.example",
+		TCPPort:          4150,
+		HTTPPort:         4151,
+		Version:          "1.3.0",
+	}
+}
+
+// namedPeerOf maps an ID made by namedPeerInfo back to its name.
+func namedPeerOf(id string) string {
+	_, port, _ := strings.Cut(id, ":")
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 50000 || n > 50025 {
+		return id
+	}
+	return string(rune('a' + n - 50000))
+}
+
+// dbScript applies commands to db, written like the protocol they stand for:
+//
+//	"a REGISTER t [c]"    peer a (connected on first mention) registers
+//	"a UNREGISTER t [c]"  peer a unregisters
+//	"a CLOSE"             peer a disconnects; a later mention reconnects it
+//	"a PING"              peer a touches its last-seen time
+//	"CREATE t [c]"        HTTP /topic/create or /channel/create
+//	"DELETE t [c]"        HTTP /topic/delete or /channel/delete
+//	"TOMBSTONE t node"    HTTP /topic/tombstone
+type dbScript struct {
+	db    *RegistrationDB
+	peers map[string]*peerEntry
+}
+
+func newDBScript(db *RegistrationDB) *dbScript {
+	return &dbScript{db: db, peers: make(map[string]*peerEntry)}
+}
+
+func (s *dbScript) peer(name string) *peerEntry {
+	p := s.peers[name]
+	if p == nil {
+		p = s.db.AddPeer(namedPeerInfo(name))
+		s.peers[name] = p
+	}
+	return p
+}
+
+func (s *dbScript) run(t *testing.T, cmds ...string) {
+	t.Helper()
+	for _, cmd := range cmds {
+		f := strings.Fields(cmd)
+		arg := func(i int) string {
+			if i < len(f) {
+				return f[i]
+			}
+			return ""
+		}
+		switch {
+		case len(f) == 0:
+			t.Fatalf("empty dbScript command")
+		case f[0] == "CREATE" && len(f) == 2:
+			s.db.CreateTopic(f[1])
+		case f[0] == "CREATE" && len(f) == 3:
+			s.db.CreateChannel(f[1], f[2])
+		case f[0] == "DELETE" && len(f) == 2:
+			s.db.DeleteTopic(f[1])
+		case f[0] == "DELETE" && len(f) == 3:
+			s.db.DeleteChannel(f[1], f[2])
+		case f[0] == "TOMBSTONE" && len(f) == 3:
+			s.db.Tombstone(f[1], f[2])
+		case (len(f) == 3 || len(f) == 4) && f[1] == "REGISTER":
+			s.db.Register(s.peer(f[0]), arg(2), arg(3))
+		case len(f) == 3 && f[1] == "UNREGISTER":
+			s.db.UnregisterTopic(s.peer(f[0]), f[2])
+		case len(f) == 4 && f[1] == "UNREGISTER":
+			s.db.UnregisterChannel(s.peer(f[0]), f[2], f[3])
+		case len(f) == 2 && f[1] == "CLOSE":
+			if p := s.peers[f[0]]; p != nil {
+				s.db.RemovePeer(p)
+				delete(s.peers, f[0])
+			}
+		case len(f) == 2 && f[1] == "PING":
+			s.db.Touch(s.peer(f[0]))
+		default:
+			t.Fatalf("bad dbScript command %q", cmd)
+		}
+	}
+}
+
+// dbState is everything the store shows through its public methods, with
+// peers reduced to their names.
+type dbState struct {
+	Topics    []string
+	Channels  map[string][]string // Channels(T) for each topic
+	Producers map[string][]string // Lookup(T) producers for each topic
+	Nodes     []string            // "peer: topic topic ..." in Nodes order
+	Debug     []string            // "category:key:subkey peer,peer" in Debug order
+	Stats     Stats
+}
+
+// dbSnapshot reads db's state through its public methods, checking along the
+// way that the methods agree with each other and that the internal indexes
+// are consistent.
+func dbSnapshot(t *testing.T, db *RegistrationDB) dbState {
+	t.Helper()
+	checkDBInvariants(t, db)
+	st := dbState{
+		Topics:    slices.Clone(db.Topics()),
+		Channels:  map[string][]string{},
+		Producers: map[string][]string{},
+		Nodes:     []string{},
+		Debug:     []string{},
+		Stats:     db.Stats(),
+	}
+	for _, topic := range st.Topics {
+		st.Channels[topic] = db.Channels(topic)
+		channels, producers, found := db.Lookup(topic)
+		if !found {
+			t.Fatalf("Topics lists %q but Lookup does not find it", topic)
+		}
+		test.Equal(t, st.Channels[topic], channels, "Lookup channels of "+topic)
+		st.Producers[topic] = []string{}
+		for _, p := range producers {
+			st.Producers[topic] = append(st.Producers[topic], namedPeerOf(p.ID))
+		}
+	}
+	for _, n := range db.Nodes() {
+		if len(n.Topics) != len(n.Tombstones) {
+			t.Fatalf("node %s: %d topics but %d tombstones", n.ID, len(n.Topics), len(n.Tombstones))
+		}
+		st.Nodes = append(st.Nodes, strings.TrimSpace(namedPeerOf(n.ID)+": "+strings.Join(n.Topics, " ")))
+	}
+	debugPeers := 0
+	for _, reg := range db.Debug() {
+		var names []string
+		for _, p := range reg.Producers {
+			names = append(names, namedPeerOf(p.ID))
+		}
+		debugPeers += len(names)
+		st.Debug = append(st.Debug, reg.Category+":"+reg.Key+":"+reg.SubKey+" "+strings.Join(names, ","))
+	}
+	test.Equal(t, debugPeers, st.Stats.Registrations, "Stats.Registrations vs peers listed by Debug")
+	test.Equal(t, len(st.Topics), st.Stats.Topics, "Stats.Topics vs Topics()")
+	channels := 0
+	for _, cs := range st.Channels {
+		channels += len(cs)
+	}
+	test.Equal(t, channels, st.Stats.Channels, "Stats.Channels vs Channels()")
+	return st
+}
+
+// checkDBInvariants verifies the store's internal indexes against each other:
+// the per-peer index lists exactly the topic memberships with correct
+// positions, a channel member is always a member of the topic, removed
+// peers appear nowhere, and the counters match the maps.
+func checkDBInvariants(t *testing.T, db *RegistrationDB) {
+	t.Helper()
+	db.peersMu.RLock()
+	defer db.peersMu.RUnlock()
+	for id, p := range db.peers {
+		if p.info.ID != id || p.removed.Load() {
+			t.Fatalf("peer %s: listed under %s, removed=%v", p.info.ID, id, p.removed.Load())
+		}
+	}
+	topics, channels, memberships := 0, 0, 0
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.RLock()
+		topicMembers := 0
+		for name, te := range s.topics {
+			if te.name != name || db.shardFor(name) != s {
+				t.Errorf("topic %q filed under %q in shard %d", te.name, name, i)
+			}
+			topics++
+			channels += len(te.channels)
+			for p, pr := range te.producers {
+				topicMembers++
+				if pr.peer != p || pr.topic != te {
+					t.Errorf("topic %q: producer record of %s points elsewhere", name, p.info.ID)
+				}
+				if pr.index >= len(s.byPeer[p]) || s.byPeer[p][pr.index] != pr {
+					t.Errorf("topic %q: producer %s missing from its peer index", name, p.info.ID)
+				}
+				if db.peers[p.info.ID] != p {
+					t.Errorf("topic %q: producer %s is not a connected peer", name, p.info.ID)
+				}
+			}
+			for cname, c := range te.channels {
+				if c.name != cname {
+					t.Errorf("channel %q filed under %q", c.name, cname)
+				}
+				memberships += len(c.producers)
+				for p := range c.producers {
+					if te.producers[p] == nil {
+						t.Errorf("channel %s %s: peer %s is not in the topic", name, cname, p.info.ID)
+					}
+				}
+			}
+		}
+		indexed := 0
+		for p, prs := range s.byPeer {
+			if len(prs) == 0 {
+				t.Errorf("shard %d: empty index kept for %s", i, p.info.ID)
+			}
+			for j, pr := range prs {
+				indexed++
+				if pr.index != j || s.topics[pr.topic.name] != pr.topic || pr.topic.producers[p] != pr {
+					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, j, p.info.ID, pr.topic.name)
+				}
+			}
+		}
+		if indexed != topicMembers {
+			t.Errorf("shard %d: %d indexed memberships, %d in topics", i, indexed, topicMembers)
+		}
+		memberships += topicMembers
+		s.mu.RUnlock()
+	}
+	if int64(topics) != db.topicCount.Load() || int64(channels) != db.channelCount.Load() {
+		t.Errorf("counters say %d topics %d channels, maps hold %d and %d",
+			db.topicCount.Load(), db.channelCount.Load(), topics, channels)
+	}
+	if int64(memberships) != db.memberships.Load() {
+		t.Errorf("membership counter says %d, maps hold %d", db.memberships.Load(), memberships)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+func TestRegistrationDBSemantics(t *testing.T) {
+	tests := []struct {
+		name string
+		cmds []string
+		want dbState
+	}{
+		{
+			name: "empty",
+			want: dbState{Topics: []string{}, Channels: map[string][]string{}, Producers: map[string][]string{},
+				Nodes: []string{}, Debug: []string{}},
+		},
+		{
+			name: "identified peer without registrations",
+			cmds: []string{"a PING"},
+			want: dbState{Topics: []string{}, Channels: map[string][]string{}, Producers: map[string][]string{},
+				Nodes: []string{"a:"}, Debug: []string{"client:: a"}, Stats: Stats{Peers: 1}},
+		},
+		{
+			name: "REGISTER T C adds to channel and topic",
+			cmds: []string{"a REGISTER t c"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"channel:t:c a", "client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "REGISTER T adds to topic only",
+			cmds: []string{"a REGISTER t"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1},
+			},
+		},
+		{
+			name: "registering twice is harmless",
+			cmds: []string{"a REGISTER t c", "a REGISTER t c", "a REGISTER t", "a REGISTER t c"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"channel:t:c a", "client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "two peers with one broadcast address are distinct",
+			cmds: []string{"b REGISTER t c", "a REGISTER t", "c REGISTER u"},
+			want: dbState{
+				Topics:    []string{"t", "u"},
+				Channels:  map[string][]string{"t": {"c"}, "u": {}},
+				Producers: map[string][]string{"t": {"a", "b"}, "u": {"c"}},
+				Nodes:     []string{"a: t", "b: t", "c: u"},
+				Debug:     []string{"channel:t:c b", "client:: a,b,c", "topic:t: a,b", "topic:u: c"},
+				Stats:     Stats{Peers: 3, Topics: 2, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T C keeps a non-ephemeral channel, empty",
+			cmds: []string{"a REGISTER t c", "a UNREGISTER t c"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T C deletes an ephemeral channel left empty",
+			cmds: []string{"a REGISTER t c#ephemeral", "a REGISTER t d", "a UNREGISTER t c#ephemeral"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"d"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"channel:t:d a", "client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T C keeps an ephemeral channel another peer is in",
+			cmds: []string{"a REGISTER t c#ephemeral", "b REGISTER t c#ephemeral", "a UNREGISTER t c#ephemeral"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c#ephemeral"}},
+				Producers: map[string][]string{"t": {"a", "b"}},
+				Nodes:     []string{"a: t", "b: t"},
+				Debug:     []string{"channel:t:c#ephemeral b", "client:: a,b", "topic:t: a,b"},
+				Stats:     Stats{Peers: 2, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T C of a channel the peer is not in changes nothing",
+			cmds: []string{"a REGISTER t c", "b REGISTER t", "b UNREGISTER t c", "b UNREGISTER x c"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c"}},
+				Producers: map[string][]string{"t": {"a", "b"}},
+				Nodes:     []string{"a: t", "b: t"},
+				Debug:     []string{"channel:t:c a", "client:: a,b", "topic:t: a,b"},
+				Stats:     Stats{Peers: 2, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T leaves every channel of T and the topic",
+			cmds: []string{
+				"a REGISTER t c1", "a REGISTER t c2", "a REGISTER t e#ephemeral", "a REGISTER u c1",
+				"b REGISTER t c2", "a UNREGISTER t",
+			},
+			want: dbState{
+				Topics:    []string{"t", "u"},
+				Channels:  map[string][]string{"t": {"c1", "c2"}, "u": {"c1"}},
+				Producers: map[string][]string{"t": {"b"}, "u": {"a"}},
+				Nodes:     []string{"a: u", "b: t"},
+				Debug:     []string{"channel:t:c2 b", "channel:u:c1 a", "client:: a,b", "topic:t: b", "topic:u: a"},
+				Stats:     Stats{Peers: 2, Topics: 2, Channels: 3},
+			},
+		},
+		{
+			name: "UNREGISTER T keeps a non-ephemeral topic, empty",
+			cmds: []string{"a REGISTER t c", "a UNREGISTER t"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c"}},
+				Producers: map[string][]string{"t": {}},
+				Nodes:     []string{"a:"},
+				Debug:     []string{"client:: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T deletes an ephemeral topic left without peers, with its channels",
+			cmds: []string{
+				"CREATE t#ephemeral http-made",
+				"a REGISTER t#ephemeral c", "a REGISTER t#ephemeral d#ephemeral", "a REGISTER u",
+				"a UNREGISTER t#ephemeral",
+			},
+			want: dbState{
+				Topics:    []string{"u"},
+				Channels:  map[string][]string{"u": {}},
+				Producers: map[string][]string{"u": {"a"}},
+				Nodes:     []string{"a: u"},
+				Debug:     []string{"client:: a", "topic:u: a"},
+				Stats:     Stats{Peers: 1, Topics: 1},
+			},
+		},
+		{
+			name: "UNREGISTER T keeps an ephemeral topic another peer is in",
+			cmds: []string{"a REGISTER t#ephemeral c", "b REGISTER t#ephemeral", "a UNREGISTER t#ephemeral"},
+			want: dbState{
+				Topics:    []string{"t#ephemeral"},
+				Channels:  map[string][]string{"t#ephemeral": {"c"}},
+				Producers: map[string][]string{"t#ephemeral": {"b"}},
+				Nodes:     []string{"a:", "b: t#ephemeral"},
+				Debug:     []string{"client:: a,b", "topic:t#ephemeral: b"},
+				Stats:     Stats{Peers: 2, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "disconnect leaves every registration, non-ephemeral ones stay empty",
+			cmds: []string{"a REGISTER t c", "a REGISTER u", "b REGISTER v", "a CLOSE"},
+			want: dbState{
+				Topics:    []string{"t", "u", "v"},
+				Channels:  map[string][]string{"t": {"c"}, "u": {}, "v": {}},
+				Producers: map[string][]string{"t": {}, "u": {}, "v": {"b"}},
+				Nodes:     []string{"b: v"},
+				Debug:     []string{"client:: b", "topic:v: b"},
+				Stats:     Stats{Peers: 1, Topics: 3, Channels: 1},
+			},
+		},
+		{
+			name: "disconnect deletes ephemeral registrations left without peers",
+			cmds: []string{
+				"a REGISTER t#ephemeral c", "a REGISTER t#ephemeral d#ephemeral",
+				"a REGISTER u c#ephemeral", "a REGISTER u c", "a CLOSE",
+			},
+			want: dbState{
+				Topics:    []string{"u"},
+				Channels:  map[string][]string{"u": {"c"}},
+				Producers: map[string][]string{"u": {}},
+				Nodes:     []string{},
+				Debug:     []string{},
+				Stats:     Stats{Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "disconnect keeps ephemeral registrations another peer is in",
+			cmds: []string{
+				"a REGISTER t#ephemeral c#ephemeral", "b REGISTER t#ephemeral c#ephemeral",
+				"a REGISTER t#ephemeral d#ephemeral", "a CLOSE",
+			},
+			want: dbState{
+				Topics:    []string{"t#ephemeral"},
+				Channels:  map[string][]string{"t#ephemeral": {"c#ephemeral"}},
+				Producers: map[string][]string{"t#ephemeral": {"b"}},
+				Nodes:     []string{"b: t#ephemeral"},
+				Debug:     []string{"channel:t#ephemeral:c#ephemeral b", "client:: b", "topic:t#ephemeral: b"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "a reconnected peer starts without registrations",
+			cmds: []string{"a REGISTER t c", "a CLOSE", "a REGISTER u"},
+			want: dbState{
+				Topics:    []string{"t", "u"},
+				Channels:  map[string][]string{"t": {"c"}, "u": {}},
+				Producers: map[string][]string{"t": {}, "u": {"a"}},
+				Nodes:     []string{"a: u"},
+				Debug:     []string{"client:: a", "topic:u: a"},
+				Stats:     Stats{Peers: 1, Topics: 2, Channels: 1},
+			},
+		},
+		{
+			name: "a tombstone hides producers from Lookup only, in that topic only",
+			cmds: []string{"a REGISTER t c", "a REGISTER u", "TOMBSTONE t nsqd.example:4151", "a REGISTER t"},
+			want: dbState{
+				Topics:    []string{"t", "u"},
+				Channels:  map[string][]string{"t": {"c"}, "u": {}},
+				Producers: map[string][]string{"t": {}, "u": {"a"}},
+				Nodes:     []string{"a: t u"},
+				Debug:     []string{"channel:t:c a", "client:: a", "topic:t: a", "topic:u: a"},
+				Stats:     Stats{Peers: 1, Topics: 2, Channels: 1},
+			},
+		},
+		{
+			name: "HTTP create makes registrations without peers",
+			cmds: []string{"CREATE t", "CREATE u c", "CREATE u c", "CREATE e#ephemeral f#ephemeral"},
+			want: dbState{
+				Topics:    []string{"e#ephemeral", "t", "u"},
+				Channels:  map[string][]string{"e#ephemeral": {"f#ephemeral"}, "t": {}, "u": {"c"}},
+				Producers: map[string][]string{"e#ephemeral": {}, "t": {}, "u": {}},
+				Nodes:     []string{},
+				Debug:     []string{},
+				Stats:     Stats{Topics: 3, Channels: 2},
+			},
+		},
+		{
+			name: "HTTP topic delete removes the topic, its channels and their peers",
+			cmds: []string{"a REGISTER t c", "a REGISTER t d", "b REGISTER t c", "a REGISTER u c", "DELETE t", "DELETE nope"},
+			want: dbState{
+				Topics:    []string{"u"},
+				Channels:  map[string][]string{"u": {"c"}},
+				Producers: map[string][]string{"u": {"a"}},
+				Nodes:     []string{"a: u", "b:"},
+				Debug:     []string{"channel:u:c a", "client:: a,b", "topic:u: a"},
+				Stats:     Stats{Peers: 2, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "HTTP channel delete leaves the topic membership",
+			cmds: []string{"a REGISTER t c", "a REGISTER t d", "DELETE t c", "DELETE t nope"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"d"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"channel:t:d a", "client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "registering again after an HTTP delete",
+			cmds: []string{"a REGISTER t c", "DELETE t", "a REGISTER t", "a UNREGISTER t", "a REGISTER t d"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"d"}},
+				Producers: map[string][]string{"t": {"a"}},
+				Nodes:     []string{"a: t"},
+				Debug:     []string{"channel:t:d a", "client:: a", "topic:t: a"},
+				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "wildcard names are ordinary",
+			cmds: []string{"a REGISTER t c", "a REGISTER u", "DELETE *", "DELETE t *", "a UNREGISTER * *", "a UNREGISTER *"},
+			want: dbState{
+				Topics:    []string{"t", "u"},
+				Channels:  map[string][]string{"t": {"c"}, "u": {}},
+				Producers: map[string][]string{"t": {"a"}, "u": {"a"}},
+				Nodes:     []string{"a: t u"},
+				Debug:     []string{"channel:t:c a", "client:: a", "topic:t: a", "topic:u: a"},
+				Stats:     Stats{Peers: 1, Topics: 2, Channels: 1},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Every peer membership shows in /debug, so the expected
+			// Debug lines give the expected membership count.
+			for _, line := range tt.want.Debug {
+				_, peers, _ := strings.Cut(line, " ")
+				tt.want.Stats.Registrations += len(strings.Split(peers, ","))
+			}
+			db, _ := newClockedDB()
+			newDBScript(db).run(t, tt.cmds...)
+			test.Equal(t, tt.want, dbSnapshot(t, db), "state")
+		})
+	}
+}
+
+func TestRegistrationDBResults(t *testing.T) {
+	db, clk := newClockedDB()
+	a := db.AddPeer(namedPeerInfo("a"))
+	b := db.AddPeer(namedPeerInfo("b"))
+
+	type added struct{ Topic, Channel bool }
+	regs := []struct {
+		peer           *peerEntry
+		topic, channel string
+		want           added
+	}{
+		{a, "t", "", added{true, false}},
+		{a, "t", "", added{false, false}},
+		{a, "t", "c1", added{false, true}},
+		{a, "t", "c1", added{false, false}},
+		{b, "t", "c1", added{true, true}},
+		{a, "u", "c2", added{true, true}},
+		{a, "t", "c3", added{false, true}},
+		{a, "t", "c0#ephemeral", added{false, true}},
+	}
+	for _, r := range regs {
+		topicAdded, channelAdded := db.Register(r.peer, r.topic, r.channel)
+		test.Equal(t, r.want, added{topicAdded, channelAdded},
+			fmt.Sprintf("Register(%s, %q, %q)", r.peer.info.ID, r.topic, r.channel))
+	}
+
+	for _, tc := range []struct {
+		peer           *peerEntry
+		topic, channel string
+		want           bool
+	}{
+		{b, "t", "c3", false},
+		{b, "nope", "c1", false},
+		{b, "t", "nope", false},
+		{b, "t", "c1", true},
+		{b, "t", "c1", false},
+	} {
+		test.Equal(t, tc.want, db.UnregisterChannel(tc.peer, tc.topic, tc.channel),
+			fmt.Sprintf("UnregisterChannel(%s, %q, %q)", tc.peer.info.ID, tc.topic, tc.channel))
+	}
+
+	type unreg struct {
+		Channels []string
+		Removed  bool
+	}
+	for _, tc := range []struct {
+		peer  *peerEntry
+		topic string
+		want  unreg
+	}{
+		{a, "nope", unreg{nil, false}},
+		{a, "t", unreg{[]string{"c0#ephemeral", "c1", "c3"}, true}},
+		{a, "t", unreg{nil, false}},
+		{b, "t", unreg{nil, true}},
+	} {
+		channels, removed := db.UnregisterTopic(tc.peer, tc.topic)
+		test.Equal(t, tc.want, unreg{channels, removed}, fmt.Sprintf("UnregisterTopic(%s, %q)", tc.peer.info.ID, tc.topic))
+	}
+
+	test.Equal(t, true, db.CreateTopic("v"), "CreateTopic new")
+	test.Equal(t, false, db.CreateTopic("v"), "CreateTopic again")
+	test.Equal(t, false, db.CreateTopic("u"), "CreateTopic of a registered topic")
+	test.Equal(t, true, db.CreateChannel("w", "c"), "CreateChannel new topic")
+	test.Equal(t, false, db.CreateChannel("w", "c"), "CreateChannel again")
+	test.Equal(t, true, db.CreateChannel("w", "b"), "CreateChannel second channel")
+	test.Equal(t, false, db.CreateChannel("u", "c2"), "CreateChannel of a registered channel")
+
+	type del struct {
+		Channels []string
+		Existed  bool
+	}
+	channels, existed := db.DeleteTopic("w")
+	test.Equal(t, del{[]string{"b", "c"}, true}, del{channels, existed}, "DeleteTopic(w)")
+	channels, existed = db.DeleteTopic("w")
+	test.Equal(t, del{nil, false}, del{channels, existed}, "DeleteTopic(w) again")
+	channels, existed = db.DeleteTopic("v")
+	test.Equal(t, del{nil, true}, del{channels, existed}, "DeleteTopic(v) without channels")
+
+	test.Equal(t, false, db.DeleteChannel("u", "nope"), "DeleteChannel of an absent channel")
+	test.Equal(t, false, db.DeleteChannel("nope", "c2"), "DeleteChannel of an absent topic")
+	db.Register(a, "u", "c4")
+	test.Equal(t, true, db.DeleteChannel("u", "c4"), "DeleteChannel")
+	test.Equal(t, []string{"c2"}, db.Channels("u"), "channels after DeleteChannel")
+
+	clk.Advance(7 * time.Second)
+	test.Equal(t, 7*time.Second, db.Touch(a), "Touch after 7s")
+	test.Equal(t, time.Duration(0), db.Touch(a), "Touch again")
+
+	db.Register(a, "t", "c1")
+	db.Register(a, "t", "c2")
+	db.Register(a, "x#ephemeral", "c#ephemeral")
+	test.Equal(t, RemovedRegistrations{Topics: 3, Channels: 4}, db.RemovePeer(a), "RemovePeer(a)")
+	test.Equal(t, RemovedRegistrations{}, db.RemovePeer(b), "RemovePeer(b) without registrations")
+	test.Equal(t, Stats{Peers: 0, Topics: 2, Channels: 4}, db.Stats(), "Stats at the end")
+	checkDBInvariants(t, db)
+}
+
+// TestRegistrationDBReusedID covers a client port reused by a new connection
+// before the old connection's disconnect was processed: the old peer's
+// removal must not take the new peer with it.
+func TestRegistrationDBReusedID(t *testing.T) {
+	db, _ := newClockedDB()
+	info := namedPeerInfo("a")
+	old := db.AddPeer(info)
+	db.Register(old, "t", "c")
+	info.Version = "1.3.1"
+	fresh := db.AddPeer(info)
+	db.Register(fresh, "u", "")
+
+	test.Equal(t, RemovedRegistrations{Topics: 1, Channels: 1}, db.RemovePeer(old), "RemovePeer(old)")
+	st := dbSnapshot(t, db)
+	test.Equal(t, []string{"a: u"}, st.Nodes, "Nodes after the old connection left")
+	test.Equal(t, []string{"client:: a", "topic:u: a"}, st.Debug, "Debug after the old connection left")
+	test.Equal(t, map[string][]string{"t": {}, "u": {"a"}}, st.Producers, "producers after the old connection left")
+	test.Equal(t, "1.3.1", db.Nodes()[0].Version, "the new connection's peer is kept")
+}
+
+func TestRegistrationDBLookupUnknown(t *testing.T) {
+	db, _ := newClockedDB()
+	a := db.AddPeer(namedPeerInfo("a"))
+	db.Register(a, "t", "c")
+
+	for _, topic := range []string{"nope", "T", "t ", "*", ""} {
+		channels, producers, found := db.Lookup(topic)
+		if found || channels != nil || producers != nil {
+			t.Errorf("Lookup(%q) = %v, %v, %v; want nothing, not found", topic, channels, producers, found)
+		}
+		test.Equal(t, []string{}, db.Channels(topic), fmt.Sprintf("Channels(%q)", topic))
+	}
+
+	channels, producers, found := db.Lookup("t")
+	test.Equal(t, true, found, "Lookup(t) found")
+	test.Equal(t, []string{"c"}, channels, "Lookup(t) channels")
+	test.Equal(t, []PeerInfo{namedPeerInfo("a")}, producers, "Lookup(t) producers carry every field")
+}
+
+func TestRegistrationDBLookupOrder(t *testing.T) {
+	db, _ := newClockedDB()
+	infos := []PeerInfo{
+		{ID: "10.0.0.9:1", BroadcastAddress: "b.example", TCPPort: 4150},
+		{ID: "10.0.0.1:2", BroadcastAddress: "a.example", TCPPort: 4250},
+		{ID: "10.0.0.3:1", BroadcastAddress: "a.example", TCPPort: 4150},
+		{ID: "10.0.0.2:1", BroadcastAddress: "a.example", TCPPort: 4150},
+	}
+	for _, info := range infos {
+		db.Register(db.AddPeer(info), "t", "")
+	}
+	_, producers, _ := db.Lookup("t")
+	var got []string
+	for _, p := range producers {
+		got = append(got, p.ID)
+	}
+	want := []string{"10.0.0.2:1", "10.0.0.3:1", "10.0.0.1:2", "10.0.0.9:1"}
+	test.Equal(t, want, got, "Lookup producers by broadcast address, TCP port, ID")
+	got = nil
+	for _, n := range db.Nodes() {
+		got = append(got, n.ID)
+	}
+	test.Equal(t, want, got, "Nodes in the same order")
+}
+
+func TestRegistrationDBTombstone(t *testing.T) {
+	db, clk := newClockedDB()
+	s := newDBScript(db)
+	// a and b are two connections from one nsqd; c is another nsqd.
+	s.run(t, "a REGISTER t c", "a REGISTER u", "b REGISTER t", "a REGISTER v")
+	c := db.AddPeer(PeerInfo{ID: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
+	db.Register(c, "t", "")
+
+	lookup := func() []string {
+		t.Helper()
+		_, producers, found := db.Lookup("t")
+		test.Equal(t, true, found, "Lookup(t) found")
+		names := []string{}
+		for _, p := range producers {
+			names = append(names, namedPeerOf(p.ID))
+		}
+		return names
+	}
+	tombstones := func(id string) map[string]bool {
+		t.Helper()
+		for _, n := range db.Nodes() {
+			if n.ID == id {
+				m := map[string]bool{}
+				for i, topic := range n.Topics {
+					m[topic] = n.Tombstones[i]
+				}
+				return m
+			}
+		}
+		t.Fatalf("Nodes does not list %s", id)
+		return nil
+	}
+	aID := namedPeerInfo("a").ID
+
+	test.Equal(t, []PeerInfo(nil), db.Tombstone("nope", "nsqd.example:4151"), "Tombstone of an unknown topic")
+	test.Equal(t, []PeerInfo(nil), db.Tombstone("t", "nsqd.example:4150"), "Tombstone with the TCP port")
+	test.Equal(t, []string{"a", "b", "192.0.2.9:1"}, lookup(), "before the tombstone")
+
+	at := clk.Now().UnixNano()
+	marked := db.Tombstone("t", "nsqd.example:4151")
+	test.Equal(t, []string{aID, namedPeerInfo("b").ID}, sortedPeerIDs(marked), "tombstoned peers")
+	test.Equal(t, []string{"192.0.2.9:1"}, lookup(), "tombstoned producers hidden from Lookup")
+	test.Equal(t, map[string]bool{"t": true, "u": false, "v": false}, tombstones(aID), "Nodes tombstones of a")
+	_, uProducers, _ := db.Lookup("u")
+	test.Equal(t, 1, len(uProducers), "other topic of the tombstoned peer unaffected")
+
+	// /debug shows the tombstone on that topic only, with its time.
+	for _, reg := range db.Debug() {
+		for _, p := range reg.Producers {
+			wantAt, wantTombstoned := zeroTimeUnixNano, false
+			if reg.Category == "topic" && reg.Key == "t" && p.BroadcastAddress == "nsqd.example" {
+				wantAt, wantTombstoned = at, true
+			}
+			test.Equal(t, wantTombstoned, p.Tombstoned, "Debug tombstoned of "+p.ID+" in "+reg.Category+":"+reg.Key)
+			test.Equal(t, wantAt, p.TombstonedAt, "Debug tombstoned_at of "+p.ID+" in "+reg.Category+":"+reg.Key)
+		}
+	}
+
+	// A repeated REGISTER keeps the tombstone.
+	s.run(t, "a REGISTER t", "a REGISTER t c", "a REGISTER t d", "a PING")
+	test.Equal(t, []string{"192.0.2.9:1"}, lookup(), "tombstone survives a repeated REGISTER")
+
+	clk.Advance(dbTombstoneLifetime - 1)
+	test.Equal(t, []string{"192.0.2.9:1"}, lookup(), "still hidden just before the lifetime ends")
+	clk.Advance(1)
+	test.Equal(t, []string{"a", "b", "192.0.2.9:1"}, lookup(), "back after the lifetime")
+	test.Equal(t, map[string]bool{"t": false, "u": false, "v": false}, tombstones(aID), "Nodes tombstones after the lifetime")
+
+	// A new tombstone, then UNREGISTER T and REGISTER T: the new entry is
+	// not tombstoned, while b's is.
+	db.Tombstone("t", "nsqd.example:4151")
+	s.run(t, "a UNREGISTER t", "a REGISTER t")
+	test.Equal(t, []string{"a", "192.0.2.9:1"}, lookup(), "tombstone gone with UNREGISTER T")
+	test.Equal(t, map[string]bool{"t": false, "u": false, "v": false}, tombstones(aID), "Nodes tombstones after UNREGISTER")
+	test.Equal(t, map[string]bool{"t": true}, tombstones(namedPeerInfo("b").ID), "Nodes tombstones of b")
+
+	// A reconnected peer does not inherit the old connection's tombstone.
+	s.run(t, "b CLOSE", "b REGISTER t")
+	test.Equal(t, []string{"a", "b", "192.0.2.9:1"}, lookup(), "tombstone gone with the connection")
+}
+
+func sortedPeerIDs(infos []PeerInfo) []string {
+	ids := []string{}
+	for _, info := range infos {
+		ids = append(ids, info.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func TestRegistrationDBTombstoneNodeForms(t *testing.T) {
+	peers := []PeerInfo{
+		{ID: "10.0.0.1:1", BroadcastAddress: "10.1.2.3", TCPPort: 4150, HTTPPort: 4151},
+		{ID: "10.0.0.2:1", BroadcastAddress: "fd00::1", TCPPort: 4150, HTTPPort: 4151},
+		{ID: "10.0.0.3:1", BroadcastAddress: "nsqd.example", TCPPort: 4150, HTTPPort: 4151},
+		{ID: "10.0.0.4:1", BroadcastAddress: "nsqd.example", TCPPort: 5150, HTTPPort: 5151},
+		{ID: "10.0.0.5:1", BroadcastAddress: "::1", TCPPort: 4150, HTTPPort: 4151},
+	}
+	tests := []struct {
+		node string
+		want []string
+	}{
+		{"10.1.2.3:4151", []string{"10.0.0.1:1"}},
+		{"[10.1.2.3]:4151", []string{"10.0.0.1:1"}},
+		{"10.1.2.3:4150", []string{}},
+		{"10.1.2.3", []string{}},
+		{"10.1.2.33:4151", []string{}},
+		{"[fd00::1]:4151", []string{"10.0.0.2:1"}},
+		{"fd00::1:4151", []string{"10.0.0.2:1"}},
+		{"[fd00::1]:4150", []string{}},
+		{"fd00::1", []string{}},
+		{"[fd00::1]", []string{}},
+		{"[fd00:0::1]:4151", []string{}}, // names are compared as text
+		{"[::1]:4151", []string{"10.0.0.5:1"}},
+		{"::1:4151", []string{"10.0.0.5:1"}},
+		{"nsqd.example:4151", []string{"10.0.0.3:1"}},
+		{"nsqd.example:5151", []string{"10.0.0.4:1"}},
+		{"[nsqd.example]:5151", []string{"10.0.0.4:1"}},
+		{"nsqd.example", []string{}},
+		{"*", []string{}},
+		{"", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			db, _ := newClockedDB()
+			for _, info := range peers {
+				p := db.AddPeer(info)
+				db.Register(p, "t", "")
+				db.Register(p, "other", "")
+			}
+			test.Equal(t, tt.want, sortedPeerIDs(db.Tombstone("t", tt.node)), "Tombstone result")
+			_, producers, _ := db.Lookup("t")
+			test.Equal(t, len(peers)-len(tt.want), len(producers), "Lookup(t) producers left")
+			for _, p := range producers {
+				if slices.Contains(tt.want, p.ID) {
+					t.Errorf("tombstoned %s still in Lookup(t)", p.ID)
+				}
+			}
+			_, producers, _ = db.Lookup("other")
+			test.Equal(t, len(peers), len(producers), "Lookup(other) untouched")
+		})
+	}
+}
+
+func TestRegistrationDBInactivity(t *testing.T) {
+	db, clk := newClockedDB()
+	s := newDBScript(db)
+	s.run(t, "a REGISTER t c", "b REGISTER t")
+
+	lookup := func() []string {
+		t.Helper()
+		_, producers, found := db.Lookup("t")
+		test.Equal(t, true, found, "Lookup(t) found while inactive")
+		names := []string{}
+		for _, p := range producers {
+			names = append(names, namedPeerOf(p.ID))
+		}
+		return names
+	}
+	nodes := func() []string {
+		names := []string{}
+		for _, n := range db.Nodes() {
+			names = append(names, namedPeerOf(n.ID))
+		}
+		return names
+	}
+
+	clk.Advance(dbInactiveTimeout / 2)
+	s.run(t, "b PING")
+	clk.Advance(dbInactiveTimeout / 2)
+	test.Equal(t, []string{"a", "b"}, lookup(), "active at exactly the timeout")
+	test.Equal(t, []string{"a", "b"}, nodes(), "Nodes at exactly the timeout")
+
+	clk.Advance(1)
+	filtered := db.InactiveFiltered()
+	test.Equal(t, []string{"b"}, lookup(), "a inactive")
+	test.Equal(t, filtered+1, db.InactiveFiltered(), "InactiveFiltered after Lookup")
+	test.Equal(t, []string{"b"}, nodes(), "Nodes without the inactive peer")
+	test.Equal(t, filtered+2, db.InactiveFiltered(), "InactiveFiltered after Nodes")
+	// REGISTER does not count as activity.
+	s.run(t, "a REGISTER t", "a REGISTER u")
+	test.Equal(t, []string{"b"}, lookup(), "REGISTER does not refresh")
+
+	// Inactive peers are kept, and /debug shows them.
+	debug := dbSnapshot(t, db).Debug
+	test.Equal(t, []string{"channel:t:c a", "client:: a,b", "topic:t: a,b", "topic:u: a"}, debug, "Debug is not filtered")
+
+	test.Equal(t, dbInactiveTimeout+1, db.Touch(s.peer("a")), "Touch reports the silence")
+	test.Equal(t, []string{"a", "b"}, lookup(), "Touch brings a back")
+	test.Equal(t, []string{"a", "b"}, nodes(), "Nodes lists a again")
+	for _, n := range db.Nodes() {
+		if namedPeerOf(n.ID) == "a" {
+			test.Equal(t, []string{"t", "u"}, n.Topics, "a's topics kept while inactive")
+		}
+	}
+
+	clk.Advance(dbInactiveTimeout + 1)
+	test.Equal(t, []string{}, lookup(), "everyone inactive")
+	test.Equal(t, []string{}, nodes(), "Nodes empty")
+}
+
+func TestRegistrationDBTopicsCache(t *testing.T) {
+	db, _ := newClockedDB()
+	a := db.AddPeer(namedPeerInfo("a"))
+	b := db.AddPeer(namedPeerInfo("b"))
+
+	var held [][]string
+	var heldWant [][]string
+	steps := []struct {
+		name string
+		op   func()
+		want []string
+	}{
+		{"empty", func() {}, []string{}},
+		{"register", func() { db.Register(a, "zeta", "c"); db.Register(a, "alpha", ""); db.Register(b, "mid", "") }, []string{"alpha", "mid", "zeta"}},
+		{"repeated register", func() { db.Register(a, "zeta", "d"); db.Register(b, "zeta", "") }, []string{"alpha", "mid", "zeta"}},
+		{"create topic", func() { db.CreateTopic("beta") }, []string{"alpha", "beta", "mid", "zeta"}},
+		{"create channel", func() { db.CreateChannel("omega", "c") }, []string{"alpha", "beta", "mid", "omega", "zeta"}},
+		{"delete topic", func() { db.DeleteTopic("mid") }, []string{"alpha", "beta", "omega", "zeta"}},
+		{"ephemeral register", func() { db.Register(b, "eph#ephemeral", "") }, []string{"alpha", "beta", "eph#ephemeral", "omega", "zeta"}},
+		{"ephemeral unregister", func() { db.UnregisterTopic(b, "eph#ephemeral") }, []string{"alpha", "beta", "omega", "zeta"}},
+		{"ephemeral disconnect", func() { db.Register(b, "eph#ephemeral", ""); db.Topics(); db.RemovePeer(b) }, []string{"alpha", "beta", "omega", "zeta"}},
+		{"non-ephemeral unregister", func() { db.UnregisterTopic(a, "alpha") }, []string{"alpha", "beta", "omega", "zeta"}},
+		{"delete channel", func() { db.DeleteChannel("zeta", "c") }, []string{"alpha", "beta", "omega", "zeta"}},
+	}
+	var prevGen uint64
+	var prev []string
+	for i, step := range steps {
+		step.op()
+		got, gen := db.TopicsSnapshot()
+		test.Equal(t, step.want, got, "Topics after "+step.name)
+		again, againGen := db.TopicsSnapshot()
+		if len(got) > 0 && &again[0] != &got[0] {
+			t.Errorf("after %s: unchanged store rebuilt the topic list", step.name)
+		}
+		test.Equal(t, gen, againGen, "generation of an unchanged store after "+step.name)
+		test.Equal(t, got, db.Topics(), "Topics and TopicsSnapshot after "+step.name)
+		if i > 0 && !slices.Equal(prev, got) && gen == prevGen {
+			t.Errorf("after %s: topic list changed but its generation %d did not", step.name, gen)
+		}
+		prev, prevGen = got, gen
+		held = append(held, got)
+		heldWant = append(heldWant, slices.Clone(got))
+	}
+	// Lists handed out earlier are never modified by later changes.
+	test.Equal(t, heldWant, held, "earlier Topics results")
+}
+
+func TestRegistrationDBNodesCache(t *testing.T) {
+	db, _ := newClockedDB()
+	a := db.AddPeer(namedPeerInfo("a"))
+	b := db.AddPeer(namedPeerInfo("b"))
+	c := db.AddPeer(PeerInfo{ID: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
+
+	type node struct {
+		Topics     []string
+		Tombstones []bool
+	}
+	nodes := func() map[string]node {
+		m := map[string]node{}
+		for _, n := range db.Nodes() {
+			m[namedPeerOf(n.ID)] = node{n.Topics, n.Tombstones}
+		}
+		return m
+	}
+	steps := []struct {
+		name string
+		op   func()
+		want map[string]node
+	}{
+		{"no registrations", func() {}, map[string]node{
+			"a": {[]string{}, []bool{}}, "b": {[]string{}, []bool{}}, "192.0.2.9:1": {[]string{}, []bool{}},
+		}},
+		{"register", func() {
+			// Enough topics to spread over several shards.
+			for _, topic := range []string{"t9", "t3", "t7", "t1", "t5", "t2", "t8", "t4", "t6", "t0"} {
+				db.Register(a, topic, "c")
+			}
+			db.Register(b, "t5", "")
+			db.Register(c, "t5", "")
+		}, map[string]node{
+			"a":           {[]string{"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"}, make([]bool, 10)},
+			"b":           {[]string{"t5"}, []bool{false}},
+			"192.0.2.9:1": {[]string{"t5"}, []bool{false}},
+		}},
+		{"tombstone", func() { db.Tombstone("t5", "nsqd.example:4151"); db.Tombstone("t2", "nsqd.example:4151") }, map[string]node{
+			"a":           {[]string{"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"}, []bool{false, false, true, false, false, true, false, false, false, false}},
+			"b":           {[]string{"t5"}, []bool{true}},
+			"192.0.2.9:1": {[]string{"t5"}, []bool{false}},
+		}},
+		{"unregister topic", func() { db.UnregisterTopic(a, "t2"); db.UnregisterTopic(a, "t6") }, map[string]node{
+			"a":           {[]string{"t0", "t1", "t3", "t4", "t5", "t7", "t8", "t9"}, []bool{false, false, false, false, true, false, false, false}},
+			"b":           {[]string{"t5"}, []bool{true}},
+			"192.0.2.9:1": {[]string{"t5"}, []bool{false}},
+		}},
+		{"unregister channel keeps topic", func() { db.UnregisterChannel(a, "t0", "c") }, map[string]node{
+			"a":           {[]string{"t0", "t1", "t3", "t4", "t5", "t7", "t8", "t9"}, []bool{false, false, false, false, true, false, false, false}},
+			"b":           {[]string{"t5"}, []bool{true}},
+			"192.0.2.9:1": {[]string{"t5"}, []bool{false}},
+		}},
+		{"delete topic", func() { db.DeleteTopic("t5"); db.DeleteTopic("t9") }, map[string]node{
+			"a":           {[]string{"t0", "t1", "t3", "t4", "t7", "t8"}, make([]bool, 6)},
+			"b":           {[]string{}, []bool{}},
+			"192.0.2.9:1": {[]string{}, []bool{}},
+		}},
+		{"register again", func() { db.Register(a, "t2", ""); db.Register(a, "t5", "d"); db.Register(c, "a0", "") }, map[string]node{
+			"a":           {[]string{"t0", "t1", "t2", "t3", "t4", "t5", "t7", "t8"}, make([]bool, 8)},
+			"b":           {[]string{}, []bool{}},
+			"192.0.2.9:1": {[]string{"a0"}, []bool{false}},
+		}},
+		{"disconnect", func() { db.RemovePeer(b); db.RemovePeer(c) }, map[string]node{
+			"a": {[]string{"t0", "t1", "t2", "t3", "t4", "t5", "t7", "t8"}, make([]bool, 8)},
+		}},
+	}
+	for _, step := range steps {
+		step.op()
+		test.Equal(t, step.want, nodes(), "Nodes after "+step.name)
+		test.Equal(t, step.want, nodes(), "Nodes again after "+step.name)
+	}
+
+	// The lists handed out are copies: changing them changes nothing.
+	n := db.Nodes()
+	n[0].Topics[0] = "changed"
+	n[0].Tombstones[0] = true
+	test.Equal(t, "t0", db.Nodes()[0].Topics[0], "Nodes topic after the caller modified its copy")
+	test.Equal(t, false, db.Nodes()[0].Tombstones[0], "Nodes tombstone after the caller modified its copy")
+}
+
+func TestRegistrationDBDebug(t *testing.T) {
+	db, clk := newClockedDB()
+	s := newDBScript(db)
+	start := clk.Now().UnixNano()
+	s.run(t, "b REGISTER t c", "a REGISTER t", "CREATE empty", "CREATE t unused")
+	clk.Advance(time.Second)
+	s.run(t, "b PING")
+	db.Tombstone("t", "nsqd.example:4151")
+
+	regs := db.Debug()
+	keys := []string{}
+	for _, reg := range regs {
+		keys = append(keys, reg.Category+":"+reg.Key+":"+reg.SubKey)
+	}
+	test.Equal(t, []string{"channel:t:c", "client::", "topic:t:"}, keys, "Debug keys")
+
+	a, b := namedPeerInfo("a"), namedPeerInfo("b")
+	tombAt := start + int64(time.Second)
+	want := []DebugRegistration{
+		{Category: "channel", Key: "t", SubKey: "c", Producers: []DebugProducer{
+			{PeerInfo: b, LastUpdate: start + int64(time.Second), TombstonedAt: zeroTimeUnixNano},
+		}},
+		{Category: "client", Producers: []DebugProducer{
+			{PeerInfo: a, LastUpdate: start, TombstonedAt: zeroTimeUnixNano},
+			{PeerInfo: b, LastUpdate: start + int64(time.Second), TombstonedAt: zeroTimeUnixNano},
+		}},
+		{Category: "topic", Key: "t", Producers: []DebugProducer{
+			{PeerInfo: a, LastUpdate: start, Tombstoned: true, TombstonedAt: tombAt},
+			{PeerInfo: b, LastUpdate: start + int64(time.Second), Tombstoned: true, TombstonedAt: tombAt},
+		}},
+	}
+	test.Equal(t, want, regs, "Debug")
+	test.Equal(t, int64(-6795364578871345152), zeroTimeUnixNano, "zero time in unix ns")
+
+	// No activity or tombstone filtering, and no keys once nobody is left.
+	clk.Advance(dbInactiveTimeout + dbTombstoneLifetime)
+	test.Equal(t, want, db.Debug(), "Debug after every peer went inactive")
+	s.run(t, "a CLOSE", "b CLOSE")
+	test.Equal(t, []DebugRegistration(nil), db.Debug(), "Debug without peers")
+}
+
+func TestRegistrationDBStats(t *testing.T) {
+	db, _ := newClockedDB()
+	s := newDBScript(db)
+	steps := []struct {
+		cmd  string
+		want Stats
+	}{
+		{"a PING", Stats{Peers: 1, Registrations: 1}},
+		{"a REGISTER t c", Stats{Peers: 1, Topics: 1, Channels: 1, Registrations: 3}},
+		{"a REGISTER t c", Stats{Peers: 1, Topics: 1, Channels: 1, Registrations: 3}},
+		{"b REGISTER t d", Stats{Peers: 2, Topics: 1, Channels: 2, Registrations: 6}},
+		{"b REGISTER t c", Stats{Peers: 2, Topics: 1, Channels: 2, Registrations: 7}},
+		{"b REGISTER u#ephemeral e#ephemeral", Stats{Peers: 2, Topics: 2, Channels: 3, Registrations: 9}},
+		{"CREATE u#ephemeral f", Stats{Peers: 2, Topics: 2, Channels: 4, Registrations: 9}},
+		{"CREATE v", Stats{Peers: 2, Topics: 3, Channels: 4, Registrations: 9}},
+		{"a UNREGISTER t c", Stats{Peers: 2, Topics: 3, Channels: 4, Registrations: 8}},
+		{"a UNREGISTER t c", Stats{Peers: 2, Topics: 3, Channels: 4, Registrations: 8}},
+		{"a REGISTER v w", Stats{Peers: 2, Topics: 3, Channels: 5, Registrations: 10}},
+		{"b CLOSE", Stats{Peers: 1, Topics: 2, Channels: 3, Registrations: 4}},
+		{"a REGISTER t d", Stats{Peers: 1, Topics: 2, Channels: 3, Registrations: 5}},
+		{"DELETE t d", Stats{Peers: 1, Topics: 2, Channels: 2, Registrations: 4}},
+		{"DELETE t", Stats{Peers: 1, Topics: 1, Channels: 1, Registrations: 3}},
+		{"a UNREGISTER v", Stats{Peers: 1, Topics: 1, Channels: 1, Registrations: 1}},
+		{"a CLOSE", Stats{Topics: 1, Channels: 1}},
+	}
+	for _, step := range steps {
+		s.run(t, step.cmd)
+		test.Equal(t, step.want, db.Stats(), "Stats after "+step.cmd)
+		checkDBInvariants(t, db)
+	}
+}
+
+// TestRegistrationDBConcurrent runs writers that connect, register,
+// unregister and disconnect peers while readers query the store, then checks
+// that the store holds exactly what the surviving peers registered.
+func TestRegistrationDBConcurrent(t *testing.T) {
+	const (
+		writers        = 6
+		opsPerWriter   = 400
+		readers        = 3
+		maxReaderLoops = 20000
+	)
+	db, clk := newClockedDB()
+
+	var topics []string
+	for i := range 8 {
+		topics = append(topics, fmt.Sprintf("t%d", i))
+	}
+	for i := range 4 {
+		topics = append(topics, fmt.Sprintf("e%d#ephemeral", i))
+	}
+	// Ephemeral topics get ephemeral channels only: a non-ephemeral channel
+	// of an ephemeral topic lives or dies with the topic, which depends on
+	// the interleaving.
+	channelsOf := func(topic string) []string {
+		if protocol.IsEphemeral(topic) {
+			return []string{"y0#ephemeral", "y1#ephemeral"}
+		}
+		return []string{"c0", "c1", "x#ephemeral"}
+	}
+
+	// model is what one peer has registered.
+	type model struct {
+		p        *peerEntry
+		topics   map[string]bool
+		channels map[string]map[string]bool
+	}
+	type writerResult struct {
+		live         []*model
+		everTopics   map[string]bool            // non-ephemeral topics registered
+		everChannels map[string]map[string]bool // non-ephemeral channels registered
+	}
+	results := make([]writerResult, writers)
+
+	var writersWG, readersWG sync.WaitGroup
+	// start releases every goroutine at once, so that readers overlap
+	// writers; done tells readers the writers have finished.
+	start, done := make(chan struct{}), make(chan struct{})
+	for w := range writers {
+		writersWG.Add(1)
+		go func() {
+			defer writersWG.Done()
+			<-start
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			res := writerResult{everTopics: map[string]bool{}, everChannels: map[string]map[string]bool{}}
+			nextPort := 0
+			connect := func() {
+				nextPort++
+				addr := fmt.Sprintf("10.%d.0.1:%d", w, nextPort)
+				p := db.AddPeer(PeerInfo{ID: addr, RemoteAddress: addr, BroadcastAddress: fmt.Sprintf("nsqd-%d", w),
+					TCPPort: 4150, HTTPPort: 4151, Version: "1.3.0"})
+				res.live = append(res.live, &model{p: p, topics: map[string]bool{}, channels: map[string]map[string]bool{}})
+			}
+			for range opsPerWriter {
+				if len(res.live) == 0 || (len(res.live) < 4 && rng.IntN(20) == 0) {
+					connect()
+				}
+				i := rng.IntN(len(res.live))
+				m := res.live[i]
+				topic := topics[rng.IntN(len(topics))]
+				chans := channelsOf(topic)
+				channel := chans[rng.IntN(len(chans))]
+				switch r := rng.IntN(100); {
+				case r < 45:
+					if r < 15 {
+						channel = ""
+					}
+					db.Register(m.p, topic, channel)
+					m.topics[topic] = true
+					if !protocol.IsEphemeral(topic) {
+						res.everTopics[topic] = true
+					}
+					if channel != "" {
+						if m.channels[topic] == nil {
+							m.channels[topic] = map[string]bool{}
+						}
+						m.channels[topic][channel] = true
+						if !protocol.IsEphemeral(channel) {
+							if res.everChannels[topic] == nil {
+								res.everChannels[topic] = map[string]bool{}
+							}
+							res.everChannels[topic][channel] = true
+						}
+					}
+				case r < 65:
+					db.UnregisterChannel(m.p, topic, channel)
+					delete(m.channels[topic], channel)
+				case r < 85:
+					db.UnregisterTopic(m.p, topic)
+					delete(m.topics, topic)
+					delete(m.channels, topic)
+				case r < 92:
+					db.RemovePeer(m.p)
+					res.live = slices.Delete(res.live, i, i+1)
+				default:
+					db.Touch(m.p)
+				}
+			}
+			results[w] = res
+		}()
+	}
+	readerOps := make([]int, readers)
+	for r := range readers {
+		readersWG.Add(1)
+		go func() {
+			defer readersWG.Done()
+			<-start
+			rng := rand.New(rand.NewPCG(uint64(r), 7))
+			for n := range maxReaderLoops {
+				select {
+				case <-done:
+					readerOps[r] = n
+					return
+				default:
+				}
+				topic := topics[rng.IntN(len(topics))]
+				switch rng.IntN(8) {
+				case 0:
+					channels, producers, found := db.Lookup(topic)
+					if found && (channels == nil || producers == nil) {
+						t.Errorf("Lookup(%s) found with nil lists", topic)
+					}
+				case 1:
+					for _, n := range db.Nodes() {
+						if len(n.Topics) != len(n.Tombstones) || !slices.IsSorted(n.Topics) {
+							t.Errorf("Nodes: %s topics %v tombstones %v", n.ID, n.Topics, n.Tombstones)
+						}
+					}
+				case 2:
+					if names := db.Topics(); !slices.IsSorted(names) {
+						t.Errorf("Topics not sorted: %v", names)
+					}
+				case 3:
+					for _, reg := range db.Debug() {
+						if len(reg.Producers) == 0 {
+							t.Errorf("Debug key %s:%s:%s without producers", reg.Category, reg.Key, reg.SubKey)
+						}
+					}
+				case 4:
+					if names := db.Channels(topic); !slices.IsSorted(names) {
+						t.Errorf("Channels(%s) not sorted: %v", topic, names)
+					}
+				case 5:
+					db.Tombstone(topic, fmt.Sprintf("nsqd-%d:4151", rng.IntN(writers)))
+				case 6:
+					db.CheckLocks()
+				default:
+					db.Stats()
+				}
+			}
+			readerOps[r] = maxReaderLoops
+		}()
+	}
+	close(start)
+	writersWG.Wait()
+	close(done)
+	readersWG.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("reader operations: %v", readerOps)
+
+	// Let every tombstone expire; the peers stay active.
+	clk.Advance(dbTombstoneLifetime)
+
+	topicPeers := map[string][]string{}
+	wantTopics := map[string]bool{}
+	wantChannels := map[string]map[string]bool{}
+	addChannel := func(topic, channel string) {
+		if wantChannels[topic] == nil {
+			wantChannels[topic] = map[string]bool{}
+		}
+		wantChannels[topic][channel] = true
+	}
+	wantNodes := map[string][]string{}
+	wantDebug := map[string][]string{}
+	livePeers := 0
+	for _, res := range results {
+		for topic := range res.everTopics {
+			wantTopics[topic] = true
+		}
+		for topic, cs := range res.everChannels {
+			for channel := range cs {
+				addChannel(topic, channel)
+			}
+		}
+		for _, m := range res.live {
+			livePeers++
+			id := m.p.info.ID
+			wantDebug["client::"] = append(wantDebug["client::"], id)
+			wantNodes[id] = []string{}
+			for topic := range m.topics {
+				wantTopics[topic] = true
+				topicPeers[topic] = append(topicPeers[topic], id)
+				wantNodes[id] = append(wantNodes[id], topic)
+				wantDebug["topic:"+topic+":"] = append(wantDebug["topic:"+topic+":"], id)
+			}
+			sort.Strings(wantNodes[id])
+			for topic, cs := range m.channels {
+				for channel := range cs {
+					addChannel(topic, channel)
+					key := "channel:" + topic + ":" + channel
+					wantDebug[key] = append(wantDebug[key], id)
+				}
+			}
+		}
+	}
+	wantRegistrations := 0
+	for _, ids := range wantDebug {
+		sort.Strings(ids)
+		wantRegistrations += len(ids)
+	}
+
+	checkDBInvariants(t, db)
+	gotTopics := db.Topics()
+	test.Equal(t, slices.Sorted(maps.Keys(wantTopics)), gotTopics, "Topics")
+	wantChannelCount := 0
+	for _, topic := range topics {
+		wantList := []string{}
+		for channel := range wantChannels[topic] {
+			wantList = append(wantList, channel)
+		}
+		sort.Strings(wantList)
+		wantChannelCount += len(wantList)
+		test.Equal(t, wantList, db.Channels(topic), "Channels("+topic+")")
+
+		channels, producers, found := db.Lookup(topic)
+		test.Equal(t, wantTopics[topic], found, "Lookup("+topic+") found")
+		if !found {
+			continue
+		}
+		test.Equal(t, wantList, channels, "Lookup("+topic+") channels")
+		ids := []string{}
+		for _, p := range producers {
+			ids = append(ids, p.ID)
+		}
+		sort.Strings(ids)
+		want := append([]string{}, topicPeers[topic]...)
+		sort.Strings(want)
+		test.Equal(t, want, ids, "Lookup("+topic+") producers")
+	}
+
+	gotNodes := map[string][]string{}
+	for _, n := range db.Nodes() {
+		gotNodes[n.ID] = n.Topics
+		test.Equal(t, make([]bool, len(n.Topics)), n.Tombstones, "Nodes tombstones of "+n.ID+" after the lifetime")
+	}
+	test.Equal(t, wantNodes, gotNodes, "Nodes")
+
+	gotDebug := map[string][]string{}
+	for _, reg := range db.Debug() {
+		ids := []string{}
+		for _, p := range reg.Producers {
+			ids = append(ids, p.ID)
+		}
+		sort.Strings(ids)
+		gotDebug[reg.Category+":"+reg.Key+":"+reg.SubKey] = ids
+	}
+	test.Equal(t, wantDebug, gotDebug, "Debug")
+
+	test.Equal(t, Stats{Peers: livePeers, Topics: len(wantTopics), Channels: wantChannelCount, Registrations: wantRegistrations},
+		db.Stats(), "Stats")
+
+	// Disconnecting every survivor leaves only the non-ephemeral
+	// registrations ever made, empty.
+	for _, res := range results {
+		for _, m := range res.live {
+			db.RemovePeer(m.p)
+		}
+	}
+	checkDBInvariants(t, db)
+	for _, topic := range db.Topics() {
+		if protocol.IsEphemeral(topic) {
+			t.Errorf("ephemeral topic %s left after every peer disconnected", topic)
+		}
+		for _, channel := range db.Channels(topic) {
+			if protocol.IsEphemeral(channel) {
+				t.Errorf("ephemeral channel %s %s left after every peer disconnected", topic, channel)
+			}
+		}
+	}
+	test.Equal(t, []DebugRegistration(nil), db.Debug(), "Debug after every peer disconnected")
+	test.Equal(t, 0, db.Stats().Peers, "peers after every peer disconnected")
+}
