@@ -3,6 +3,7 @@ package nsqlookupd
 import (
 	"bufio"
 	"net"
+	"time"
 )
 
 // clientV1 is one TCP connection speaking the V1 protocol.
@@ -14,6 +15,47 @@ type clientV1 struct {
 	addr string
 	// peer is set by IDENTIFY; nil before.
 	peer *peerEntry
+
+	// readDeadlineSet and writeDeadlineSet are when the deadlines were last
+	// moved; see extendReadDeadline.
+	readDeadlineSet  time.Time
+	writeDeadlineSet time.Time
+}
+
+// deadlineSlack is how stale a deadline may get before it is moved again:
+// a sixteenth of the timeout, at most a second. Moving it on every command
+// costs a timer update per round trip; moving it less often shortens the
+// effective timeout by at most the slack.
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return min(timeout/16, time.Second)
+}
+
+// extendReadDeadline gives the client (about) timeout from now to send more.
+func (c *clientV1) extendReadDeadline(timeout time.Duration) {
+	now := time.Now()
+	if now.Sub(c.readDeadlineSet) < deadlineSlack(timeout) {
+		return
+	}
+	c.readDeadlineSet = now
+	c.SetReadDeadline(now.Add(timeout))
+}
+
+// forceReadDeadline sets the read deadline to timeout from now.
+func (c *clientV1) forceReadDeadline(timeout time.Duration) {
+	now := time.Now()
+	c.readDeadlineSet = now
+	c.SetReadDeadline(now.Add(timeout))
+}
+
+// extendWriteDeadline gives the client (about) timeout from now to read
+// what is sent.
+func (c *clientV1) extendWriteDeadline(timeout time.Duration) {
+	now := time.Now()
+	if now.Sub(c.writeDeadlineSet) < deadlineSlack(timeout) {
+		return
+	}
+	c.writeDeadlineSet = now
+	c.SetWriteDeadline(now.Add(timeout))
 }
 
 func newClientV1(conn net.Conn, opts *Options) *clientV1 {

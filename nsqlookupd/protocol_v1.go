@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
@@ -38,7 +37,7 @@ func (p *lookupProtocolV1) ioLoop(c *clientV1) error {
 			if err = p.flush(c); err != nil {
 				break
 			}
-			c.SetReadDeadline(time.Now().Add(l.opts.ClientTimeout))
+			c.extendReadDeadline(l.opts.ClientTimeout)
 		}
 
 		var line []byte
@@ -114,7 +113,7 @@ func (p *lookupProtocolV1) flush(c *clientV1) error {
 	if c.writer.Buffered() == 0 {
 		return nil
 	}
-	c.SetWriteDeadline(time.Now().Add(p.nsqlookupd.opts.ClientTimeout))
+	c.extendWriteDeadline(p.nsqlookupd.opts.ClientTimeout)
 	if err := c.writer.Flush(); err != nil {
 		return fmt.Errorf("writing replies to %s: %w", c, err)
 	}
@@ -174,7 +173,7 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "cannot IDENTIFY again")
 	}
 
-	c.SetReadDeadline(time.Now().Add(l.opts.ClientTimeout))
+	c.forceReadDeadline(l.opts.ClientTimeout)
 	var size [4]byte
 	if _, err := io.ReadFull(c.reader, size[:]); err != nil {
 		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body size")
