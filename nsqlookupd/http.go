@@ -111,13 +111,22 @@ func newHTTPServer(l *NSQLookupd, handler http.Handler) *http.Server {
 func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	rec := &http_api.StatusRecorder{ResponseWriter: w}
-	// The limit must see net/http's own writer: that is how the server learns
-	// to close the connection instead of draining the rest of the body.
-	req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
+	if req.ContentLength != 0 {
+		// The limit must see net/http's own writer: that is how the server
+		// learns to close the connection instead of draining the rest of
+		// the body.
+		req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
+	}
 	s.router.ServeHTTP(rec, req)
+	logRequest := s.nsqlookupd.logEnabled(LOG_INFO)
+	if !logRequest && s.metrics == nil {
+		return
+	}
 	elapsed := time.Since(start)
 	code := rec.Status()
-	s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
+	if logRequest {
+		s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
+	}
 	if s.metrics != nil {
 		s.metrics.observe(routeLabel(req.URL.Path), code, elapsed)
 	}
@@ -136,6 +145,9 @@ func (s *httpServer) info(w http.ResponseWriter, req *http.Request, ps httproute
 // params parses the query string and drains the (ignored) body, as NSQ
 // clients send parameters in the URL even on POST.
 func params(req *http.Request) (*http_api.ReqParams, error) {
+	if req.ContentLength == 0 {
+		return http_api.NewReqParams(req)
+	}
 	if _, err := io.Copy(io.Discard, req.Body); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -13,6 +13,12 @@ const (
 	LOG_FATAL = lg.FATAL
 )
 
+// logEnabled reports whether a message at level would be printed, so
+// callers can skip building expensive arguments.
+func (l *NSQLookupd) logEnabled(level lg.LogLevel) bool {
+	return level >= l.opts.LogLevel
+}
+
 func (l *NSQLookupd) logf(level lg.LogLevel, f string, args ...interface{}) {
 	lg.Logf(l.logger, l.opts.LogLevel, level, f, args...)
 }

@@ -1,32 +1,70 @@
 package http_api
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
-// ReqParams are the query parameters of a request.
+// ReqParams are the query parameters of a request, in order of appearance.
 type ReqParams struct {
-	url.Values
+	params []param
+	inline [4]param
 }
 
-// NewReqParams parses the URL query string of req. A malformed query gives
+type param struct {
+	key, value string
+}
+
+// NewReqParams parses the URL query string of req with url.ParseQuery's
+// rules; a malformed query (bad escape, ';' separator) gives
 // 400 INVALID_REQUEST. Parameters are read from the URL for every method, as
-// NSQ clients send them there even on POST.
+// NSQ clients send them there even on POST. Unlike url.ParseQuery it builds
+// no map: requests carry a couple of parameters.
 func NewReqParams(req *http.Request) (*ReqParams, error) {
-	values, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
+	r := &ReqParams{}
+	r.params = r.inline[:0]
+	if err := r.parse(req.URL.RawQuery); err != nil {
 		return nil, Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
 	}
-	return &ReqParams{values}, nil
+	return r, nil
 }
+
+// parse collects the parameters; the first malformed one fails the whole
+// query, as it does for url.ParseQuery.
+func (r *ReqParams) parse(query string) error {
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if strings.Contains(pair, ";") {
+			return errSemicolon
+		}
+		if pair == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(key)
+		if err != nil {
+			return err
+		}
+		if value, err = url.QueryUnescape(value); err != nil {
+			return err
+		}
+		r.params = append(r.params, param{key, value})
+	}
+	return nil
+}
+
+var errSemicolon = errors.New("invalid semicolon separator in query")
 
 // Get returns the first value of key and whether key was present at all
 // (possibly with an empty value).
 func (r *ReqParams) Get(key string) (string, bool) {
-	v, ok := r.Values[key]
-	if !ok || len(v) == 0 {
-		return "", false
+	for _, p := range r.params {
+		if p.key == key {
+			return p.value, true
+		}
 	}
-	return v[0], true
+	return "", false
 }
