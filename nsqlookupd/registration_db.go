@@ -96,6 +96,7 @@ type RegistrationDB struct {
 	memberships atomic.Int64
 	// inactiveFiltered counts peers left out of answers for inactivity.
 	inactiveFiltered atomic.Uint64
+	peerSeq          atomic.Uint64
 }
 
 type namesCache struct {
@@ -119,15 +120,17 @@ type topicEntry struct {
 	channels  map[string]*channelEntry
 }
 
+// channelEntry is a channel registration. Its members are recorded on
+// their producer records (producer.channels); the channel only counts them,
+// which is all that ephemeral cleanup needs.
 type channelEntry struct {
-	name      string
-	producers map[*peerEntry]struct{}
+	name  string
+	peers int
 }
 
-// producer is one peer's membership of one topic. A peer's channel
-// memberships are found through the topic: a peer is in channel T C only
-// while it is in topic T, since REGISTER T C joins both and UNREGISTER T
-// leaves both.
+// producer is one peer's membership of one topic, and of channels of that
+// topic: a peer is in channel T C only while it is in topic T, since
+// REGISTER T C joins both and UNREGISTER T leaves both.
 type producer struct {
 	peer  *peerEntry
 	topic *topicEntry
@@ -135,9 +138,39 @@ type producer struct {
 	index int
 	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
 	tombstonedAt atomic.Int64
+	// channels of topic holding this peer; a peer is in few channels of a
+	// topic, so a slice beats a map.
+	channels []*channelEntry
+}
+
+// hasChannel reports whether the peer is in channel c.
+func (pr *producer) hasChannel(c *channelEntry) bool {
+	for _, have := range pr.channels {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// leaveChannel takes the peer out of channel c, reporting whether it was in.
+func (pr *producer) leaveChannel(c *channelEntry) bool {
+	for i, have := range pr.channels {
+		if have == c {
+			last := len(pr.channels) - 1
+			pr.channels[i] = pr.channels[last]
+			pr.channels[last] = nil
+			pr.channels = pr.channels[:last]
+			c.peers--
+			return true
+		}
+	}
+	return false
 }
 
 type peerEntry struct {
+	// seq numbers peers in order of arrival.
+	seq        uint64
 	info       PeerInfo
 	lastUpdate atomic.Int64
 	removed    atomic.Bool
@@ -184,7 +217,7 @@ func (db *RegistrationDB) shardFor(topic string) *shard {
 // last-seen time set to now, and returns the handle its connection uses for
 // every later call.
 func (db *RegistrationDB) AddPeer(info PeerInfo) *peerEntry {
-	p := &peerEntry{info: info}
+	p := &peerEntry{seq: db.peerSeq.Add(1), info: info}
 	p.lastUpdate.Store(db.now().UnixNano())
 	db.peersMu.Lock()
 	db.peers[info.ID] = p
@@ -209,22 +242,24 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
+	pr := t.producers[p]
+	if pr == nil {
+		pr = &producer{peer: p, topic: t, index: len(s.byPeer[p])}
+		t.producers[p] = pr
+		s.byPeer[p] = append(s.byPeer[p], pr)
+		p.topicsGen.Add(1)
+		topicAdded = true
+	}
 	if channel != "" {
 		c := t.channels[channel]
 		if c == nil {
 			c = db.createChannelLocked(t, channel)
 		}
-		if _, ok := c.producers[p]; !ok {
-			c.producers[p] = struct{}{}
+		if !pr.hasChannel(c) {
+			pr.channels = append(pr.channels, c)
+			c.peers++
 			channelAdded = true
 		}
-	}
-	if _, ok := t.producers[p]; !ok {
-		pr := &producer{peer: p, topic: t, index: len(s.byPeer[p])}
-		t.producers[p] = pr
-		s.byPeer[p] = append(s.byPeer[p], pr)
-		p.topicsGen.Add(1)
-		topicAdded = true
 	}
 	s.mu.Unlock()
 	if topicAdded {
@@ -247,15 +282,15 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 		return false
 	}
 	c := t.channels[channel]
-	if c == nil {
+	pr := t.producers[p]
+	if c == nil || pr == nil {
 		return false
 	}
-	_, removed := c.producers[p]
+	removed := pr.leaveChannel(c)
 	if removed {
-		delete(c.producers, p)
 		db.memberships.Add(-1)
+		db.dropIfEphemeralEmptyLocked(t, c)
 	}
-	db.dropIfEphemeralEmptyLocked(t, c)
 	return removed
 }
 
@@ -270,15 +305,10 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 	if t == nil {
 		return nil, false
 	}
-	for _, c := range t.channels {
-		if _, ok := c.producers[p]; ok {
-			delete(c.producers, p)
-			db.memberships.Add(-1)
-			channels = append(channels, c.name)
-			db.dropIfEphemeralEmptyLocked(t, c)
-		}
-	}
 	if pr := t.producers[p]; pr != nil {
+		for _, c := range pr.channels {
+			channels = append(channels, c.name)
+		}
 		db.removeProducerLocked(s, pr)
 		removed = true
 	}
@@ -304,20 +334,21 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 	db.peersMu.Unlock()
 
 	var removed RemovedRegistrations
-	for i := range db.shards {
-		s := &db.shards[i]
+	// Start at a shard of the peer's own, so that many peers leaving at
+	// once spread over the shards instead of queueing on each in turn.
+	first := int(p.seq % shardCount)
+	for n := 0; n < shardCount; n++ {
+		s := &db.shards[(first+n)%shardCount]
 		s.mu.Lock()
 		prs := s.byPeer[p]
 		for _, pr := range prs {
 			t := pr.topic
 			delete(t.producers, p)
 			removed.Topics++
-			for _, c := range t.channels {
-				if _, ok := c.producers[p]; ok {
-					delete(c.producers, p)
-					removed.Channels++
-					db.dropIfEphemeralEmptyLocked(t, c)
-				}
+			removed.Channels += len(pr.channels)
+			for _, c := range pr.channels {
+				c.peers--
+				db.dropIfEphemeralEmptyLocked(t, c)
 			}
 			db.dropTopicIfEphemeralEmptyLocked(s, t)
 		}
@@ -390,7 +421,12 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	if t == nil || t.channels[channel] == nil {
 		return false
 	}
-	db.memberships.Add(-int64(len(t.channels[channel].producers)))
+	c := t.channels[channel]
+	for _, pr := range t.producers {
+		if pr.leaveChannel(c) {
+			db.memberships.Add(-1)
+		}
+	}
 	delete(t.channels, channel)
 	db.channelCount.Add(-1)
 	return true
@@ -591,10 +627,12 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 				regs = append(regs, reg)
 			}
 			for _, c := range t.channels {
-				if len(c.producers) > 0 {
+				if c.peers > 0 {
 					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name}
-					for p := range c.producers {
-						reg.Producers = append(reg.Producers, debugProducer(p, 0))
+					for _, pr := range t.producers {
+						if pr.hasChannel(c) {
+							reg.Producers = append(reg.Producers, debugProducer(pr.peer, 0))
+						}
 					}
 					regs = append(regs, reg)
 				}
@@ -684,7 +722,7 @@ func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
 }
 
 func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) *channelEntry {
-	c := &channelEntry{name: name, producers: make(map[*peerEntry]struct{})}
+	c := &channelEntry{name: name}
 	t.channels[name] = c
 	db.channelCount.Add(1)
 	return c
@@ -702,13 +740,12 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 	p := pr.peer
 	delete(pr.topic.producers, p)
-	db.memberships.Add(-1)
-	for _, c := range pr.topic.channels {
-		if _, ok := c.producers[p]; ok {
-			delete(c.producers, p)
-			db.memberships.Add(-1)
-		}
+	db.memberships.Add(-1 - int64(len(pr.channels)))
+	for _, c := range pr.channels {
+		c.peers--
+		db.dropIfEphemeralEmptyLocked(pr.topic, c)
 	}
+	pr.channels = nil
 	prs := s.byPeer[p]
 	last := len(prs) - 1
 	if pr.index != last {
@@ -725,7 +762,7 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 }
 
 func (db *RegistrationDB) dropIfEphemeralEmptyLocked(t *topicEntry, c *channelEntry) {
-	if len(c.producers) == 0 && protocol.IsEphemeral(c.name) {
+	if c.peers == 0 && protocol.IsEphemeral(c.name) && t.channels[c.name] == c {
 		delete(t.channels, c.name)
 		db.channelCount.Add(-1)
 	}

@@ -230,6 +230,11 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			channels += len(te.channels)
 			for p, pr := range te.producers {
 				topicMembers++
+				for _, c := range pr.channels {
+					if te.channels[c.name] != c {
+						t.Errorf("topic %q: producer %s holds a deleted channel %q", name, p.info.ID, c.name)
+					}
+				}
 				if pr.peer != p || pr.topic != te {
 					t.Errorf("topic %q: producer record of %s points elsewhere", name, p.info.ID)
 				}
@@ -244,12 +249,16 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				if c.name != cname {
 					t.Errorf("channel %q filed under %q", c.name, cname)
 				}
-				memberships += len(c.producers)
-				for p := range c.producers {
-					if te.producers[p] == nil {
-						t.Errorf("channel %s %s: peer %s is not in the topic", name, cname, p.info.ID)
+				members := 0
+				for _, pr := range te.producers {
+					if pr.hasChannel(c) {
+						members++
 					}
 				}
+				if members != c.peers {
+					t.Errorf("channel %s %s: counts %d peers, %d producers hold it", name, cname, c.peers, members)
+				}
+				memberships += members
 			}
 		}
 		indexed := 0
