@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +64,7 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText))
 	router.Handle("GET", "/info", v1(s.info))
 	router.Handle("GET", "/debug", v1(s.debug))
-	router.Handle("GET", "/lookup", v1(s.lookup))
+	router.Handle("GET", "/lookup", s.lookup)
 	router.Handle("GET", "/topics", v1(s.topics))
 	router.Handle("GET", "/channels", v1(s.channels))
 	router.Handle("GET", "/nodes", v1(s.nodes))
@@ -144,16 +145,16 @@ func (s *httpServer) info(w http.ResponseWriter, req *http.Request, ps httproute
 
 // params parses the query string and drains the (ignored) body, as NSQ
 // clients send parameters in the URL even on POST.
-func params(req *http.Request) (*http_api.ReqParams, error) {
+func params(req *http.Request) (http_api.ReqParams, error) {
 	if req.ContentLength == 0 {
 		return http_api.NewReqParams(req)
 	}
 	if _, err := io.Copy(io.Discard, req.Body); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, http_api.Err{Code: http.StatusRequestEntityTooLarge, Text: "BODY_TOO_LARGE"}
+			return http_api.ReqParams{}, http_api.Err{Code: http.StatusRequestEntityTooLarge, Text: "BODY_TOO_LARGE"}
 		}
-		return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
+		return http_api.ReqParams{}, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
 	}
 	return http_api.NewReqParams(req)
 }
@@ -213,7 +214,7 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	if err != nil {
 		return nil, err
 	}
-	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
 	if err != nil {
 		return nil, err
 	}
@@ -222,20 +223,53 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	}{s.nsqlookupd.DB.Channels(topic)}, nil
 }
 
-func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+// lookup answers /lookup, the endpoint every consumer polls. It reuses
+// pooled buffers for the answer, so a request allocates nothing of its own
+// beyond what net/http does.
+func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
 	rp, err := params(req)
-	if err != nil {
-		return nil, err
+	var topic string
+	if err == nil {
+		topic, err = requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
 	}
-	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
 	if err != nil {
-		return nil, err
+		http_api.RespondError(w, err)
+		return
 	}
-	channels, producers, found := s.nsqlookupd.DB.Lookup(topic)
+	sc := lookupScratchPool.Get().(*lookupScratch)
+	channels, producers, found := s.nsqlookupd.DB.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
 	if !found {
-		return nil, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"}
+		http_api.RespondError(w, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"})
+	} else {
+		sc.body = appendLookupJSON(sc.body[:0], channels, producers)
+		http_api.RespondV1(w, http.StatusOK, sc.body)
 	}
-	return appendLookupJSON(make([]byte, 0, 64+len(producers)*192), channels, producers), nil
+	sc.release(channels, producers)
+}
+
+// lookupScratch holds the buffers of one /lookup answer.
+type lookupScratch struct {
+	channels  []string
+	producers []PeerInfo
+	body      http_api.JSON
+}
+
+var lookupScratchPool = sync.Pool{New: func() any { return new(lookupScratch) }}
+
+// maxPooledLookupBody keeps an unusually large answer's buffer out of the
+// pool.
+const maxPooledLookupBody = 64 * 1024
+
+// release clears the buffers (so the pool pins no peer strings) and
+// returns them to the pool.
+func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
+	if cap(sc.body) > maxPooledLookupBody {
+		return
+	}
+	clear(channels)
+	clear(producers)
+	sc.channels, sc.producers = channels[:0], producers[:0]
+	lookupScratchPool.Put(sc)
 }
 
 // appendLookupJSON encodes a /lookup answer, byte for byte what
@@ -377,7 +411,7 @@ func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps ht
 	if err != nil {
 		return nil, err
 	}
-	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +429,7 @@ func (s *httpServer) deleteTopic(w http.ResponseWriter, req *http.Request, ps ht
 	if err != nil {
 		return nil, err
 	}
-	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +448,7 @@ func (s *httpServer) createChannel(w http.ResponseWriter, req *http.Request, ps 
 	if err != nil {
 		return nil, err
 	}
-	topic, channel, err := topicChannelArgs(rp)
+	topic, channel, err := topicChannelArgs(&rp)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +463,7 @@ func (s *httpServer) deleteChannel(w http.ResponseWriter, req *http.Request, ps 
 	if err != nil {
 		return nil, err
 	}
-	topic, channel, err := topicChannelArgs(rp)
+	topic, channel, err := topicChannelArgs(&rp)
 	if err != nil {
 		return nil, err
 	}
@@ -445,11 +479,11 @@ func (s *httpServer) tombstoneTopic(w http.ResponseWriter, req *http.Request, ps
 	if err != nil {
 		return nil, err
 	}
-	topic, err := requiredParam(rp, "topic", "MISSING_ARG_TOPIC")
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
 	if err != nil {
 		return nil, err
 	}
-	node, err := requiredParam(rp, "node", "MISSING_ARG_NODE")
+	node, err := requiredParam(&rp, "node", "MISSING_ARG_NODE")
 	if err != nil {
 		return nil, err
 	}

@@ -515,6 +515,12 @@ func (db *RegistrationDB) Channels(topic string) []string {
 // active and not tombstoned, sorted by broadcast address, TCP port and
 // remote address. found is false when topic T is not registered.
 func (db *RegistrationDB) Lookup(topic string) (channels []string, producers []PeerInfo, found bool) {
+	return db.LookupAppend(topic, nil, nil)
+}
+
+// LookupAppend is Lookup appending to the given slices, so a caller can
+// reuse them.
+func (db *RegistrationDB) LookupAppend(topic string, channels []string, producers []PeerInfo) ([]string, []PeerInfo, bool) {
 	now := db.now().UnixNano()
 	s := db.shardFor(topic)
 	s.mu.RLock()
@@ -523,11 +529,15 @@ func (db *RegistrationDB) Lookup(topic string) (channels []string, producers []P
 		s.mu.RUnlock()
 		return nil, nil, false
 	}
-	channels = make([]string, 0, len(t.channels))
+	if channels == nil {
+		channels = make([]string, 0, len(t.channels))
+	}
 	for name := range t.channels {
 		channels = append(channels, name)
 	}
-	producers = make([]PeerInfo, 0, len(t.producers))
+	if producers == nil {
+		producers = make([]PeerInfo, 0, len(t.producers))
+	}
 	for _, pr := range t.producers {
 		if db.isActive(pr.peer, now) && !db.isTombstoned(pr, now) {
 			producers = append(producers, pr.peer.info)

@@ -81,6 +81,12 @@ func PlainText(f APIHandler) APIHandler {
 	}
 }
 
+// RespondError writes err as an API error: its status and code for an Err,
+// 500 for anything else.
+func RespondError(w http.ResponseWriter, err error) {
+	RespondV1(w, errStatus(err), err)
+}
+
 func errStatus(err error) int {
 	if e, ok := err.(Err); ok {
 		return e.Code

@@ -8,9 +8,12 @@ import (
 )
 
 // ReqParams are the query parameters of a request, in order of appearance.
+// The first few are held inline, so a typical request's parameters need no
+// allocation.
 type ReqParams struct {
-	params []param
 	inline [4]param
+	n      int
+	extra  []param
 }
 
 type param struct {
@@ -22,13 +25,21 @@ type param struct {
 // 400 INVALID_REQUEST. Parameters are read from the URL for every method, as
 // NSQ clients send them there even on POST. Unlike url.ParseQuery it builds
 // no map: requests carry a couple of parameters.
-func NewReqParams(req *http.Request) (*ReqParams, error) {
-	r := &ReqParams{}
-	r.params = r.inline[:0]
+func NewReqParams(req *http.Request) (ReqParams, error) {
+	var r ReqParams
 	if err := r.parse(req.URL.RawQuery); err != nil {
-		return nil, Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
+		return ReqParams{}, Err{Code: http.StatusBadRequest, Text: "INVALID_REQUEST"}
 	}
 	return r, nil
+}
+
+func (r *ReqParams) add(p param) {
+	if r.n < len(r.inline) {
+		r.inline[r.n] = p
+		r.n++
+		return
+	}
+	r.extra = append(r.extra, p)
 }
 
 // parse collects the parameters; the first malformed one fails the whole
@@ -51,7 +62,7 @@ func (r *ReqParams) parse(query string) error {
 		if value, err = url.QueryUnescape(value); err != nil {
 			return err
 		}
-		r.params = append(r.params, param{key, value})
+		r.add(param{key, value})
 	}
 	return nil
 }
@@ -61,10 +72,20 @@ var errSemicolon = errors.New("invalid semicolon separator in query")
 // Get returns the first value of key and whether key was present at all
 // (possibly with an empty value).
 func (r *ReqParams) Get(key string) (string, bool) {
-	for _, p := range r.params {
+	for _, p := range r.inline[:r.n] {
+		if p.key == key {
+			return p.value, true
+		}
+	}
+	for _, p := range r.extra {
 		if p.key == key {
 			return p.value, true
 		}
 	}
 	return "", false
+}
+
+// all returns every parameter in order.
+func (r *ReqParams) all() []param {
+	return append(r.inline[:r.n:r.n], r.extra...)
 }

@@ -27,7 +27,7 @@ func checkAgainstParseQuery(t *testing.T, query string) {
 			t.Fatalf("query %q: Get(%q) = %q, %v; want %q", query, key, got, ok, values[0])
 		}
 	}
-	for _, p := range rp.params {
+	for _, p := range rp.all() {
 		if _, ok := want[p.key]; !ok {
 			t.Fatalf("query %q: key %q not in url.ParseQuery's answer", query, p.key)
 		}
