@@ -5,9 +5,11 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 )
@@ -114,18 +116,74 @@ type shard struct {
 	byPeer map[*peerEntry][]*producer
 }
 
+// topicEntry is a topic registration. Producers and channels are kept in
+// small slices rather than maps: a topic has a handful of each, a slice is
+// one allocation where a map is several, and a store of a million
+// registrations is mostly these, so the difference is what the garbage
+// collector has to trace. Removal is by index (swap with the last).
 type topicEntry struct {
 	name      string
-	producers map[*peerEntry]*producer
-	channels  map[string]*channelEntry
+	producers []*producer
+	channels  []*channelEntry
+}
+
+// producerOf returns the peer's record in the topic, nil if it is not in.
+func (t *topicEntry) producerOf(p *peerEntry) *producer {
+	for _, pr := range t.producers {
+		if pr.peer == p {
+			return pr
+		}
+	}
+	return nil
+}
+
+func (t *topicEntry) addProducer(pr *producer) {
+	pr.topicIndex = len(t.producers)
+	t.producers = append(t.producers, pr)
+}
+
+func (t *topicEntry) removeProducer(pr *producer) {
+	last := len(t.producers) - 1
+	moved := t.producers[last]
+	t.producers[pr.topicIndex] = moved
+	moved.topicIndex = pr.topicIndex
+	t.producers[last] = nil
+	t.producers = t.producers[:last]
+}
+
+// channel returns the named channel registration, nil if there is none.
+func (t *topicEntry) channel(name string) *channelEntry {
+	for _, c := range t.channels {
+		if c.name.Value() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *topicEntry) addChannel(c *channelEntry) {
+	c.index = len(t.channels)
+	t.channels = append(t.channels, c)
+}
+
+func (t *topicEntry) removeChannel(c *channelEntry) {
+	last := len(t.channels) - 1
+	moved := t.channels[last]
+	t.channels[c.index] = moved
+	moved.index = c.index
+	t.channels[last] = nil
+	t.channels = t.channels[:last]
 }
 
 // channelEntry is a channel registration. Its members are recorded on
 // their producer records (producer.channels); the channel only counts them,
 // which is all that ephemeral cleanup needs.
 type channelEntry struct {
-	name  string
+	// name is interned: the same few channel names recur across topics.
+	name  unique.Handle[string]
 	peers int
+	// index of this entry in its topic's channels.
+	index int
 }
 
 // producer is one peer's membership of one topic, and of channels of that
@@ -136,6 +194,8 @@ type producer struct {
 	topic *topicEntry
 	// index of this record in its shard's byPeer[peer] slice.
 	index int
+	// topicIndex of this record in topic.producers.
+	topicIndex int
 	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
 	tombstonedAt atomic.Int64
 	// channels of topic holding this peer; a peer is in few channels of a
@@ -242,16 +302,16 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
-	pr := t.producers[p]
+	pr := t.producerOf(p)
 	if pr == nil {
 		pr = &producer{peer: p, topic: t, index: len(s.byPeer[p])}
-		t.producers[p] = pr
+		t.addProducer(pr)
 		s.byPeer[p] = append(s.byPeer[p], pr)
 		p.topicsGen.Add(1)
 		topicAdded = true
 	}
 	if channel != "" {
-		c := t.channels[channel]
+		c := t.channel(channel)
 		if c == nil {
 			c = db.createChannelLocked(t, channel)
 		}
@@ -281,8 +341,8 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	if t == nil {
 		return false
 	}
-	c := t.channels[channel]
-	pr := t.producers[p]
+	c := t.channel(channel)
+	pr := t.producerOf(p)
 	if c == nil || pr == nil {
 		return false
 	}
@@ -305,9 +365,9 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 	if t == nil {
 		return nil, false
 	}
-	if pr := t.producers[p]; pr != nil {
+	if pr := t.producerOf(p); pr != nil {
 		for _, c := range pr.channels {
-			channels = append(channels, c.name)
+			channels = append(channels, c.name.Value())
 		}
 		db.removeProducerLocked(s, pr)
 		removed = true
@@ -343,7 +403,7 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 		prs := s.byPeer[p]
 		for _, pr := range prs {
 			t := pr.topic
-			delete(t.producers, p)
+			t.removeProducer(pr)
 			removed.Topics++
 			removed.Channels += len(pr.channels)
 			for _, c := range pr.channels {
@@ -383,7 +443,7 @@ func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
-	if t.channels[channel] != nil {
+	if t.channel(channel) != nil {
 		return false
 	}
 	db.createChannelLocked(t, channel)
@@ -401,11 +461,11 @@ func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed 
 	if t == nil {
 		return nil, false
 	}
-	for name := range t.channels {
-		channels = append(channels, name)
+	for _, c := range t.channels {
+		channels = append(channels, c.name.Value())
 	}
-	for _, pr := range t.producers {
-		db.removeProducerLocked(s, pr)
+	for i := len(t.producers) - 1; i >= 0; i-- {
+		db.removeProducerLocked(s, t.producers[i])
 	}
 	db.deleteTopicLocked(s, t)
 	slices.Sort(channels)
@@ -418,16 +478,16 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.topics[topic]
-	if t == nil || t.channels[channel] == nil {
+	if t == nil || t.channel(channel) == nil {
 		return false
 	}
-	c := t.channels[channel]
+	c := t.channel(channel)
 	for _, pr := range t.producers {
 		if pr.leaveChannel(c) {
 			db.memberships.Add(-1)
 		}
 	}
-	delete(t.channels, channel)
+	t.removeChannel(c)
 	db.channelCount.Add(-1)
 	return true
 }
@@ -499,8 +559,8 @@ func (db *RegistrationDB) Channels(topic string) []string {
 	var names []string
 	if t != nil {
 		names = make([]string, 0, len(t.channels))
-		for name := range t.channels {
-			names = append(names, name)
+		for _, c := range t.channels {
+			names = append(names, c.name.Value())
 		}
 	}
 	s.mu.RUnlock()
@@ -532,8 +592,8 @@ func (db *RegistrationDB) LookupAppend(topic string, channels []string, producer
 	if channels == nil {
 		channels = make([]string, 0, len(t.channels))
 	}
-	for name := range t.channels {
-		channels = append(channels, name)
+	for _, c := range t.channels {
+		channels = append(channels, c.name.Value())
 	}
 	if producers == nil {
 		producers = make([]PeerInfo, 0, len(t.producers))
@@ -638,7 +698,7 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 			}
 			for _, c := range t.channels {
 				if c.peers > 0 {
-					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name}
+					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name.Value()}
 					for _, pr := range t.producers {
 						if pr.hasChannel(c) {
 							reg.Producers = append(reg.Producers, debugProducer(pr.peer, 0))
@@ -720,11 +780,10 @@ func (db *RegistrationDB) isTombstoned(pr *producer, now int64) bool {
 }
 
 func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
-	t := &topicEntry{
-		name:      name,
-		producers: make(map[*peerEntry]*producer),
-		channels:  make(map[string]*channelEntry),
-	}
+	// A clone, so the registration does not pin the command line the name
+	// was cut from.
+	name = strings.Clone(name)
+	t := &topicEntry{name: name}
 	s.topics[name] = t
 	db.topicCount.Add(1)
 	db.topicsGen.Add(1)
@@ -732,8 +791,8 @@ func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
 }
 
 func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) *channelEntry {
-	c := &channelEntry{name: name}
-	t.channels[name] = c
+	c := &channelEntry{name: unique.Make(name)}
+	t.addChannel(c)
 	db.channelCount.Add(1)
 	return c
 }
@@ -749,7 +808,7 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 // in shard s (swap-remove, keeping indexes right).
 func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 	p := pr.peer
-	delete(pr.topic.producers, p)
+	pr.topic.removeProducer(pr)
 	db.memberships.Add(-1 - int64(len(pr.channels)))
 	for _, c := range pr.channels {
 		c.peers--
@@ -772,8 +831,8 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 }
 
 func (db *RegistrationDB) dropIfEphemeralEmptyLocked(t *topicEntry, c *channelEntry) {
-	if c.peers == 0 && protocol.IsEphemeral(c.name) && t.channels[c.name] == c {
-		delete(t.channels, c.name)
+	if c.peers == 0 && protocol.IsEphemeral(c.name.Value()) && c.index < len(t.channels) && t.channels[c.index] == c {
+		t.removeChannel(c)
 		db.channelCount.Add(-1)
 	}
 }

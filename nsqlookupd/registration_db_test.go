@@ -228,14 +228,23 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			}
 			topics++
 			channels += len(te.channels)
-			for p, pr := range te.producers {
+			seenPeers := map[*peerEntry]bool{}
+			for j, pr := range te.producers {
+				p := pr.peer
 				topicMembers++
+				if seenPeers[p] {
+					t.Errorf("topic %q: peer %s listed twice", name, p.info.ID)
+				}
+				seenPeers[p] = true
+				if pr.topicIndex != j {
+					t.Errorf("topic %q: producer %s at %d records index %d", name, p.info.ID, j, pr.topicIndex)
+				}
 				for _, c := range pr.channels {
-					if te.channels[c.name] != c {
-						t.Errorf("topic %q: producer %s holds a deleted channel %q", name, p.info.ID, c.name)
+					if te.channel(c.name.Value()) != c {
+						t.Errorf("topic %q: producer %s holds a deleted channel %q", name, p.info.ID, c.name.Value())
 					}
 				}
-				if pr.peer != p || pr.topic != te {
+				if pr.topic != te {
 					t.Errorf("topic %q: producer record of %s points elsewhere", name, p.info.ID)
 				}
 				if pr.index >= len(s.byPeer[p]) || s.byPeer[p][pr.index] != pr {
@@ -245,10 +254,13 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 					t.Errorf("topic %q: producer %s is not a connected peer", name, p.info.ID)
 				}
 			}
-			for cname, c := range te.channels {
-				if c.name != cname {
-					t.Errorf("channel %q filed under %q", c.name, cname)
+			seenChannels := map[string]bool{}
+			for j, c := range te.channels {
+				cname := c.name.Value()
+				if seenChannels[cname] || c.index != j {
+					t.Errorf("topic %q: channel %q duplicated or at %d recording index %d", name, cname, j, c.index)
 				}
+				seenChannels[cname] = true
 				members := 0
 				for _, pr := range te.producers {
 					if pr.hasChannel(c) {
@@ -268,7 +280,7 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			}
 			for j, pr := range prs {
 				indexed++
-				if pr.index != j || s.topics[pr.topic.name] != pr.topic || pr.topic.producers[p] != pr {
+				if pr.index != j || s.topics[pr.topic.name] != pr.topic || pr.topic.producerOf(p) != pr {
 					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, j, p.info.ID, pr.topic.name)
 				}
 			}
