@@ -31,14 +31,27 @@ func testOptions(t testing.TB) (*Options, *test.Logger) {
 }
 
 // startLookupd starts a daemon with opts (testOptions if nil), waits until
-// both ports answer and stops it when the test ends.
+// /ping answers and stops it when the test ends.
 func startLookupd(t testing.TB, opts *Options) *NSQLookupd {
+	t.Helper()
+	l := launchLookupd(t, opts, nil)
+	waitForPing(t, l, http.DefaultClient, "http")
+	return l
+}
+
+// launchLookupd creates a daemon with opts (testOptions if nil), runs adjust
+// (if any) while nothing is served yet, starts Main and stops the daemon
+// when the test ends. It does not wait for the daemon to answer.
+func launchLookupd(t testing.TB, opts *Options, adjust func(l *NSQLookupd)) *NSQLookupd {
 	t.Helper()
 	if opts == nil {
 		opts, _ = testOptions(t)
 	}
 	l, err := New(opts)
 	test.Nil(t, err, "New")
+	if adjust != nil {
+		adjust(l)
+	}
 	done := make(chan error, 1)
 	go func() { done <- l.Main() }()
 	t.Cleanup(func() {
@@ -52,15 +65,25 @@ func startLookupd(t testing.TB, opts *Options) *NSQLookupd {
 			t.Errorf("Main did not return after Exit")
 		}
 	})
+	return l
+}
+
+// waitForPing polls GET /ping through client until it answers 200, over
+// plain HTTP ("http") or TLS ("https").
+func waitForPing(t testing.TB, l *NSQLookupd, client *http.Client, scheme string) {
+	t.Helper()
+	addr := l.RealHTTPAddr()
+	if scheme == "https" {
+		addr = l.RealHTTPSAddr()
+	}
 	test.Eventually(t, 5*time.Second, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://%s/ping", l.RealHTTPAddr()))
+		resp, err := client.Get(fmt.Sprintf("%s://%s/ping", scheme, addr))
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, "lookupd /ping")
-	return l
+	}, "lookupd "+scheme+" /ping")
 }
 
 // tcpClient is a raw V1 protocol connection for tests.

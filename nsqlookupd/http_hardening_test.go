@@ -44,30 +44,8 @@ var hardenedClient = &http.Client{
 // while nothing is served yet, to shorten server timeouts or add routes.
 func startLookupdAdjusted(t testing.TB, opts *Options, adjust func(l *NSQLookupd)) *NSQLookupd {
 	t.Helper()
-	l, err := New(opts)
-	test.Nil(t, err, "New")
-	adjust(l)
-	done := make(chan error, 1)
-	go func() { done <- l.Main() }()
-	t.Cleanup(func() {
-		l.Exit()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Main returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Main did not return after Exit")
-		}
-	})
-	test.Eventually(t, 5*time.Second, func() bool {
-		resp, err := hardenedClient.Get(fmt.Sprintf("http://%s/ping", l.RealHTTPAddr()))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "lookupd /ping")
+	l := launchLookupd(t, opts, adjust)
+	waitForPing(t, l, hardenedClient, "http")
 	return l
 }
 

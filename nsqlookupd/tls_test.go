@@ -176,25 +176,8 @@ func httpsGet(client *http.Client, l *NSQLookupd, path string) (*http.Response, 
 func startHTTPSOnlyLookupd(t *testing.T, opts *Options, client *http.Client) *NSQLookupd {
 	t.Helper()
 	opts.HTTPAddress = ""
-	l, err := New(opts)
-	test.Nil(t, err, "New")
-	done := make(chan error, 1)
-	go func() { done <- l.Main() }()
-	t.Cleanup(func() {
-		l.Exit()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Main returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Main did not return after Exit")
-		}
-	})
-	test.Eventually(t, 5*time.Second, func() bool {
-		resp, _, err := httpsGet(client, l, "/ping")
-		return err == nil && resp.StatusCode == http.StatusOK
-	}, "lookupd HTTPS /ping")
+	l := launchLookupd(t, opts, nil)
+	waitForPing(t, l, client, "https")
 	return l
 }
 
