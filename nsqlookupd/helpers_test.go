@@ -115,15 +115,7 @@ func (c *tcpClient) send(data string) {
 // readFrame reads one length-prefixed reply.
 func (c *tcpClient) readFrame() (string, error) {
 	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var size [4]byte
-	if _, err := io.ReadFull(c.r, size[:]); err != nil {
-		return "", err
-	}
-	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(c.r, buf); err != nil {
-		return "", err
-	}
-	return string(buf), nil
+	return test.ReadFrame(c.r)
 }
 
 // expectFrame reads one reply and fails unless it is want.

@@ -143,12 +143,7 @@ func (t *topicEntry) addProducer(pr *producer) {
 }
 
 func (t *topicEntry) removeProducer(pr *producer) {
-	last := len(t.producers) - 1
-	moved := t.producers[last]
-	t.producers[pr.topicIndex] = moved
-	moved.topicIndex = pr.topicIndex
-	t.producers[last] = nil
-	t.producers = t.producers[:last]
+	t.producers = removeAt(t.producers, pr.topicIndex, func(moved *producer, i int) { moved.topicIndex = i })
 }
 
 // channel returns the named channel registration, nil if there is none.
@@ -167,12 +162,20 @@ func (t *topicEntry) addChannel(c *channelEntry) {
 }
 
 func (t *topicEntry) removeChannel(c *channelEntry) {
-	last := len(t.channels) - 1
-	moved := t.channels[last]
-	t.channels[c.index] = moved
-	moved.index = c.index
-	t.channels[last] = nil
-	t.channels = t.channels[:last]
+	t.channels = removeAt(t.channels, c.index, func(moved *channelEntry, i int) { moved.index = i })
+}
+
+// removeAt removes element i of s by moving the last element into its
+// place, telling that element its new index, and returns the shorter slice.
+func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
+	last := len(s) - 1
+	if i != last {
+		s[i] = s[last]
+		reindex(s[i], i)
+	}
+	var zero T
+	s[last] = zero
+	return s[:last]
 }
 
 // channelEntry is a channel registration. Its members are recorded on
@@ -815,17 +818,11 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 		db.dropIfEphemeralEmptyLocked(pr.topic, c)
 	}
 	pr.channels = nil
-	prs := s.byPeer[p]
-	last := len(prs) - 1
-	if pr.index != last {
-		prs[pr.index] = prs[last]
-		prs[pr.index].index = pr.index
-	}
-	prs[last] = nil
-	if last == 0 {
+	prs := removeAt(s.byPeer[p], pr.index, func(moved *producer, i int) { moved.index = i })
+	if len(prs) == 0 {
 		delete(s.byPeer, p)
 	} else {
-		s.byPeer[p] = prs[:last]
+		s.byPeer[p] = prs
 	}
 	p.topicsGen.Add(1)
 }

@@ -296,15 +296,7 @@ func (c *v1Conn) write(b []byte) {
 // readFrame reads one length-prefixed reply.
 func (c *v1Conn) readFrame() (string, error) {
 	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var size [4]byte
-	if _, err := io.ReadFull(c.r, size[:]); err != nil {
-		return "", err
-	}
-	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(c.r, buf); err != nil {
-		return "", err
-	}
-	return string(buf), nil
+	return test.ReadFrame(c.r)
 }
 
 // command sends one command line and returns the reply frame.
