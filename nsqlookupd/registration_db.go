@@ -74,8 +74,10 @@ var zeroTimeUnixNano = time.Time{}.UnixNano()
 // RegistrationDB maps registrations (client, topic T, channel T C) to the
 // peers that announced them.
 //
-// Lock order: a shard's mu, then peersMu; never two shards at once. Every
-// reader copies what it needs under the lock and works on the copy after.
+// Locking: peersMu and the shards' mu are never held together, and no
+// operation holds two shards at once, so there is no lock order to keep.
+// Every reader copies what it needs under a lock and works on the copy
+// after; whole-store scans take one shard at a time.
 type RegistrationDB struct {
 	inactiveTimeout   time.Duration
 	tombstoneLifetime time.Duration
