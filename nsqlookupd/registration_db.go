@@ -126,7 +126,11 @@ type shard struct {
 type topicEntry struct {
 	name      string
 	producers []*producer
-	channels  []*channelEntry
+	// channels are held by value: no object of their own to trace, and
+	// /lookup reads their names from one block of memory.
+	channels []channelEntry
+	// nextChannelID numbers the topic's channels; an ID is never reused.
+	nextChannelID uint32
 }
 
 // producerOf returns the peer's record in the topic, nil if it is not in.
@@ -148,23 +152,46 @@ func (t *topicEntry) removeProducer(pr *producer) {
 	t.producers = removeAt(t.producers, pr.topicIndex, func(moved *producer, i int) { moved.topicIndex = i })
 }
 
-// channel returns the named channel registration, nil if there is none.
-func (t *topicEntry) channel(name string) *channelEntry {
-	for _, c := range t.channels {
-		if c.name.Value() == name {
-			return c
+// channelIndex returns the index of the named channel registration, -1 if
+// there is none.
+func (t *topicEntry) channelIndex(name string) int {
+	for i := range t.channels {
+		if t.channels[i].name.Value() == name {
+			return i
 		}
+	}
+	return -1
+}
+
+// channel returns the named channel registration, nil if there is none.
+// The pointer is only good until the topic's channels change.
+func (t *topicEntry) channel(name string) *channelEntry {
+	if i := t.channelIndex(name); i >= 0 {
+		return &t.channels[i]
 	}
 	return nil
 }
 
-func (t *topicEntry) addChannel(c *channelEntry) {
-	c.index = len(t.channels)
-	t.channels = append(t.channels, c)
+// channelIndexByID returns the index of the channel with the given ID, -1
+// if there is none.
+func (t *topicEntry) channelIndexByID(id uint32) int {
+	for i := range t.channels {
+		if t.channels[i].id == id {
+			return i
+		}
+	}
+	return -1
 }
 
-func (t *topicEntry) removeChannel(c *channelEntry) {
-	t.channels = removeAt(t.channels, c.index, func(moved *channelEntry, i int) { moved.index = i })
+// dropChannelIfEphemeralEmpty deletes channel i if it is ephemeral and has
+// no peers left, reporting whether it did.
+func (t *topicEntry) dropChannelIfEphemeralEmpty(i int) bool {
+	c := &t.channels[i]
+	if c.peers > 0 || !protocol.IsEphemeral(c.name.Value()) {
+		return false
+	}
+	t.channels = removeAt(t.channels, i, func(channelEntry, int) {})
+	return true
 }
 
 // removeAt removes element i of s by moving the last element into its
@@ -181,14 +208,13 @@ func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
 }
 
 // channelEntry is a channel registration. Its members are recorded on
-// their producer records (producer.channels); the channel only counts them,
-// which is all that ephemeral cleanup needs.
+// their producer records (producer.channels, by ID); the channel only counts
+// them, which is all that ephemeral cleanup needs.
 type channelEntry struct {
 	// name is interned: the same few channel names recur across topics.
 	name  unique.Handle[string]
-	peers int
-	// index of this entry in its topic's channels.
-	index int
+	id    uint32
+	peers int32
 }
 
 // producer is one peer's membership of one topic, and of channels of that
@@ -203,34 +229,42 @@ type producer struct {
 	topicIndex int
 	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
 	tombstonedAt atomic.Int64
-	// channels of topic holding this peer; a peer is in few channels of a
-	// topic, so a slice beats a map.
-	channels []*channelEntry
+	// channels are the IDs of the topic's channels holding this peer; a
+	// peer is in few channels of a topic, so a slice beats a map.
+	channels []uint32
 }
 
 // hasChannel reports whether the peer is in channel c.
 func (pr *producer) hasChannel(c *channelEntry) bool {
-	for _, have := range pr.channels {
-		if have == c {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(pr.channels, c.id)
 }
 
 // leaveChannel takes the peer out of channel c, reporting whether it was in.
 func (pr *producer) leaveChannel(c *channelEntry) bool {
-	for i, have := range pr.channels {
-		if have == c {
-			last := len(pr.channels) - 1
-			pr.channels[i] = pr.channels[last]
-			pr.channels[last] = nil
-			pr.channels = pr.channels[:last]
-			c.peers--
-			return true
+	i := slices.Index(pr.channels, c.id)
+	if i < 0 {
+		return false
+	}
+	pr.channels = removeAt(pr.channels, i, func(uint32, int) {})
+	c.peers--
+	return true
+}
+
+// leaveAllChannels takes the peer out of every channel of its topic,
+// deleting the ephemeral ones it leaves empty. It returns how many channels
+// it left and how many it deleted.
+func (pr *producer) leaveAllChannels() (left, dropped int) {
+	t := pr.topic
+	for _, id := range pr.channels {
+		i := t.channelIndexByID(id)
+		t.channels[i].peers--
+		if t.dropChannelIfEphemeralEmpty(i) {
+			dropped++
 		}
 	}
-	return false
+	left = len(pr.channels)
+	pr.channels = nil
+	return left, dropped
 }
 
 type peerEntry struct {
@@ -321,7 +355,7 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 			c = db.createChannelLocked(t, channel)
 		}
 		if !pr.hasChannel(c) {
-			pr.channels = append(pr.channels, c)
+			pr.channels = append(pr.channels, c.id)
 			c.peers++
 			channelAdded = true
 		}
@@ -346,15 +380,17 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	if t == nil {
 		return false
 	}
-	c := t.channel(channel)
+	i := t.channelIndex(channel)
 	pr := t.producerOf(p)
-	if c == nil || pr == nil {
+	if i < 0 || pr == nil {
 		return false
 	}
-	removed := pr.leaveChannel(c)
+	removed := pr.leaveChannel(&t.channels[i])
 	if removed {
 		db.memberships.Add(-1)
-		db.dropIfEphemeralEmptyLocked(t, c)
+		if t.dropChannelIfEphemeralEmpty(i) {
+			db.channelCount.Add(-1)
+		}
 	}
 	return removed
 }
@@ -371,8 +407,8 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 		return nil, false
 	}
 	if pr := t.producerOf(p); pr != nil {
-		for _, c := range pr.channels {
-			channels = append(channels, c.name.Value())
+		for _, id := range pr.channels {
+			channels = append(channels, t.channels[t.channelIndexByID(id)].name.Value())
 		}
 		db.removeProducerLocked(s, pr)
 		removed = true
@@ -410,11 +446,9 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 			t := pr.topic
 			t.removeProducer(pr)
 			removed.Topics++
-			removed.Channels += len(pr.channels)
-			for _, c := range pr.channels {
-				c.peers--
-				db.dropIfEphemeralEmptyLocked(t, c)
-			}
+			left, dropped := pr.leaveAllChannels()
+			removed.Channels += left
+			db.channelCount.Add(-int64(dropped))
 			db.dropTopicIfEphemeralEmptyLocked(s, t)
 		}
 		delete(s.byPeer, p)
@@ -466,8 +500,8 @@ func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed 
 	if t == nil {
 		return nil, false
 	}
-	for _, c := range t.channels {
-		channels = append(channels, c.name.Value())
+	for i := range t.channels {
+		channels = append(channels, t.channels[i].name.Value())
 	}
 	for i := len(t.producers) - 1; i >= 0; i-- {
 		db.removeProducerLocked(s, t.producers[i])
@@ -483,16 +517,19 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.topics[topic]
-	if t == nil || t.channel(channel) == nil {
+	if t == nil {
 		return false
 	}
-	c := t.channel(channel)
+	i := t.channelIndex(channel)
+	if i < 0 {
+		return false
+	}
 	for _, pr := range t.producers {
-		if pr.leaveChannel(c) {
+		if pr.leaveChannel(&t.channels[i]) {
 			db.memberships.Add(-1)
 		}
 	}
-	t.removeChannel(c)
+	t.channels = removeAt(t.channels, i, func(channelEntry, int) {})
 	db.channelCount.Add(-1)
 	return true
 }
@@ -701,7 +738,8 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 				}
 				regs = append(regs, reg)
 			}
-			for _, c := range t.channels {
+			for i := range t.channels {
+				c := &t.channels[i]
 				if c.peers > 0 {
 					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name.Value()}
 					for _, pr := range t.producers {
@@ -796,10 +834,10 @@ func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
 }
 
 func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) *channelEntry {
-	c := &channelEntry{name: unique.Make(name)}
-	t.addChannel(c)
+	t.channels = append(t.channels, channelEntry{name: unique.Make(name), id: t.nextChannelID})
+	t.nextChannelID++
 	db.channelCount.Add(1)
-	return c
+	return &t.channels[len(t.channels)-1]
 }
 
 func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
@@ -814,12 +852,9 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 	p := pr.peer
 	pr.topic.removeProducer(pr)
-	db.memberships.Add(-1 - int64(len(pr.channels)))
-	for _, c := range pr.channels {
-		c.peers--
-		db.dropIfEphemeralEmptyLocked(pr.topic, c)
-	}
-	pr.channels = nil
+	left, dropped := pr.leaveAllChannels()
+	db.memberships.Add(-1 - int64(left))
+	db.channelCount.Add(-int64(dropped))
 	prs := removeAt(s.byPeer[p], pr.index, func(moved *producer, i int) { moved.index = i })
 	if len(prs) == 0 {
 		delete(s.byPeer, p)
@@ -827,13 +862,6 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
 		s.byPeer[p] = prs
 	}
 	p.topicsGen.Add(1)
-}
-
-func (db *RegistrationDB) dropIfEphemeralEmptyLocked(t *topicEntry, c *channelEntry) {
-	if c.peers == 0 && protocol.IsEphemeral(c.name.Value()) && c.index < len(t.channels) && t.channels[c.index] == c {
-		t.removeChannel(c)
-		db.channelCount.Add(-1)
-	}
 }
 
 // dropTopicIfEphemeralEmptyLocked deletes an ephemeral topic left without

@@ -239,10 +239,12 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				if pr.topicIndex != j {
 					t.Errorf("topic %q: producer %s at %d records index %d", name, p.info.ID, j, pr.topicIndex)
 				}
-				for _, c := range pr.channels {
-					if te.channel(c.name.Value()) != c {
-						t.Errorf("topic %q: producer %s holds a deleted channel %q", name, p.info.ID, c.name.Value())
+				seenIDs := map[uint32]bool{}
+				for _, id := range pr.channels {
+					if te.channelIndexByID(id) < 0 || seenIDs[id] {
+						t.Errorf("topic %q: producer %s holds a deleted or repeated channel ID %d", name, p.info.ID, id)
 					}
+					seenIDs[id] = true
 				}
 				if pr.topic != te {
 					t.Errorf("topic %q: producer record of %s points elsewhere", name, p.info.ID)
@@ -255,19 +257,22 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				}
 			}
 			seenChannels := map[string]bool{}
-			for j, c := range te.channels {
+			seenChannelIDs := map[uint32]bool{}
+			for j := range te.channels {
+				c := &te.channels[j]
 				cname := c.name.Value()
-				if seenChannels[cname] || c.index != j {
-					t.Errorf("topic %q: channel %q duplicated or at %d recording index %d", name, cname, j, c.index)
+				if seenChannels[cname] || seenChannelIDs[c.id] || c.id >= te.nextChannelID {
+					t.Errorf("topic %q: channel %q (ID %d) duplicated or numbered past %d", name, cname, c.id, te.nextChannelID)
 				}
 				seenChannels[cname] = true
+				seenChannelIDs[c.id] = true
 				members := 0
 				for _, pr := range te.producers {
 					if pr.hasChannel(c) {
 						members++
 					}
 				}
-				if members != c.peers {
+				if int32(members) != c.peers {
 					t.Errorf("channel %s %s: counts %d peers, %d producers hold it", name, cname, c.peers, members)
 				}
 				memberships += members
@@ -330,6 +335,18 @@ func TestRegistrationDBSemantics(t *testing.T) {
 				Nodes:     []string{"a: t"},
 				Debug:     []string{"channel:t:c a", "client:: a", "topic:t: a"},
 				Stats:     Stats{Peers: 1, Topics: 1, Channels: 1},
+			},
+		},
+		{
+			name: "an ephemeral channel created over HTTP survives others' leaving",
+			cmds: []string{"CREATE t e#ephemeral", "a REGISTER t c", "b REGISTER t d#ephemeral", "a UNREGISTER t c", "b CLOSE", "a CLOSE"},
+			want: dbState{
+				Topics:    []string{"t"},
+				Channels:  map[string][]string{"t": {"c", "e#ephemeral"}},
+				Producers: map[string][]string{"t": {}},
+				Nodes:     []string{},
+				Debug:     []string{},
+				Stats:     Stats{Topics: 1, Channels: 2},
 			},
 		},
 		{
