@@ -2,6 +2,7 @@ package nsqlookupd
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
 )
 
@@ -313,23 +315,17 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 func TestMetricsProtocolErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		// run provokes the error and returns the reply frame.
-		run       func(t *testing.T, l *NSQLookupd) string
+		// magic is sent first (the V1 magic if empty), then IDENTIFY if
+		// identify is set, then send; the reply to send is checked.
+		magic     string
+		identify  bool
+		send      string
 		wantReply string // prefix of the error frame
 		want      map[string]float64
 	}{
 		{
-			name: "bad magic",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
-				test.Nil(t, err, "dial")
-				c := &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-				t.Cleanup(func() { conn.Close() })
-				c.send("  V9")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply to a bad magic")
-				return reply
-			},
+			name:      "bad magic",
+			magic:     "  V9",
 			wantReply: "E_BAD_PROTOCOL",
 			want: map[string]float64{
 				protocolErrorSeries("E_BAD_PROTOCOL"): 1,
@@ -337,14 +333,8 @@ func TestMetricsProtocolErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "unknown command",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				c := dialLookupd(t, l)
-				c.send("BOGUS\n")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply")
-				return reply
-			},
+			name:      "unknown command",
+			send:      "BOGUS\n",
 			wantReply: "E_INVALID ",
 			want: map[string]float64{
 				protocolErrorSeries("E_INVALID"): 1,
@@ -352,14 +342,8 @@ func TestMetricsProtocolErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "REGISTER before IDENTIFY",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				c := dialLookupd(t, l)
-				c.send("REGISTER early\n")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply")
-				return reply
-			},
+			name:      "REGISTER before IDENTIFY",
+			send:      "REGISTER early\n",
 			wantReply: "E_INVALID ",
 			want: map[string]float64{
 				protocolErrorSeries("E_INVALID"):   1,
@@ -368,15 +352,9 @@ func TestMetricsProtocolErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "invalid topic name",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				c := dialLookupd(t, l)
-				c.identify("127.0.0.1", 4150, 4151)
-				c.send("REGISTER bad*topic\n")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply")
-				return reply
-			},
+			name:      "invalid topic name",
+			identify:  true,
+			send:      "REGISTER bad*topic\n",
 			wantReply: "E_BAD_TOPIC ",
 			want: map[string]float64{
 				protocolErrorSeries("E_BAD_TOPIC"): 1,
@@ -385,15 +363,9 @@ func TestMetricsProtocolErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "IDENTIFY twice",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				c := dialLookupd(t, l)
-				c.identify("127.0.0.1", 4150, 4151)
-				c.send("IDENTIFY\n")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply")
-				return reply
-			},
+			name:      "IDENTIFY twice",
+			identify:  true,
+			send:      "IDENTIFY\n",
 			wantReply: "E_INVALID ",
 			want: map[string]float64{
 				protocolErrorSeries("E_INVALID"):   1,
@@ -402,14 +374,8 @@ func TestMetricsProtocolErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "IDENTIFY body size zero",
-			run: func(t *testing.T, l *NSQLookupd) string {
-				c := dialLookupd(t, l)
-				c.send("IDENTIFY\n\x00\x00\x00\x00")
-				reply, err := c.readFrame()
-				test.Nil(t, err, "read reply")
-				return reply
-			},
+			name:      "IDENTIFY body size zero",
+			send:      "IDENTIFY\n\x00\x00\x00\x00",
 			wantReply: "E_BAD_BODY ",
 			want: map[string]float64{
 				protocolErrorSeries("E_BAD_BODY"):  1,
@@ -421,7 +387,17 @@ func TestMetricsProtocolErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := startMetricsLookupd(t, nil)
-			reply := tc.run(t, l)
+			conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
+			test.Nil(t, err, "dial")
+			t.Cleanup(func() { conn.Close() })
+			c := &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+			c.send(cmp.Or(tc.magic, protocol.MagicV1))
+			if tc.identify {
+				c.identify("127.0.0.1", 4150, 4151)
+			}
+			c.send(tc.send)
+			reply, err := c.readFrame()
+			test.Nil(t, err, "read the error reply")
 			if !strings.HasPrefix(reply, tc.wantReply) {
 				t.Fatalf("reply %q, want one starting with %q", reply, tc.wantReply)
 			}
