@@ -100,10 +100,14 @@ func (p *lookupProtocolV1) sendError(c *clientV1, command string, err error) {
 	p.flush(c)
 }
 
+// writeFrame buffers one reply. The length prefix is written byte by byte:
+// a local array handed to Write would be allocated on every reply.
 func (p *lookupProtocolV1) writeFrame(c *clientV1, data []byte) {
-	var size [4]byte
-	binary.BigEndian.PutUint32(size[:], uint32(len(data)))
-	c.writer.Write(size[:])
+	n := uint32(len(data))
+	c.writer.WriteByte(byte(n >> 24))
+	c.writer.WriteByte(byte(n >> 16))
+	c.writer.WriteByte(byte(n >> 8))
+	c.writer.WriteByte(byte(n))
 	c.writer.Write(data)
 }
 
