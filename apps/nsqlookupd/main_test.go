@@ -255,6 +255,26 @@ func (p *proc) fatalLines() []string {
 	return fatal
 }
 
+// expectFatalExit fails unless the process exits with status 1 after
+// printing exactly one FATAL line, mentioning want, and nothing but
+// prefixed log lines.
+func (p *proc) expectFatalExit(want string) {
+	p.t.Helper()
+	test.Equal(p.t, 1, p.wait(), "exit status")
+	fatal := p.fatalLines()
+	if len(fatal) != 1 {
+		p.t.Fatalf("want exactly one FATAL: line, got %d in:\n%s", len(fatal), p.stderr.String())
+	}
+	if !strings.Contains(fatal[0], want) {
+		p.t.Errorf("FATAL line %q does not mention %q", fatal[0], want)
+	}
+	for _, line := range p.stderr.lines() {
+		if !strings.HasPrefix(line, "[nsqlookupd] ") {
+			p.t.Errorf("stderr line %q is not a log line", line)
+		}
+	}
+}
+
 // hasLine reports whether a stderr line contains every one of parts.
 func (p *proc) hasLine(parts ...string) bool {
 	for _, line := range p.stderr.lines() {
@@ -670,20 +690,7 @@ func TestBadConfigIsFatal(t *testing.T) {
 			if !strings.Contains(tc.config, "tcp_address") {
 				args = append(args, "--tcp-address=127.0.0.1:0")
 			}
-			p := runProc(t, args...)
-			test.Equal(t, 1, p.wait(), "exit status")
-			fatal := p.fatalLines()
-			if len(fatal) != 1 {
-				t.Fatalf("want exactly one FATAL: line, got %d in:\n%s", len(fatal), p.stderr.String())
-			}
-			if !strings.Contains(fatal[0], tc.want) {
-				t.Errorf("FATAL line %q does not mention %q", fatal[0], tc.want)
-			}
-			for _, line := range p.stderr.lines() {
-				if !strings.HasPrefix(line, "[nsqlookupd] ") {
-					t.Errorf("stderr line %q is not a log line", line)
-				}
-			}
+			runProc(t, args...).expectFatalExit(tc.want)
 		})
 	}
 }
@@ -731,15 +738,7 @@ func TestPortInUseIsFatal(t *testing.T) {
 			} else {
 				args[1] = "--http-address=" + addr
 			}
-			p := runProc(t, args...)
-			test.Equal(t, 1, p.wait(), "exit status")
-			fatal := p.fatalLines()
-			if len(fatal) != 1 {
-				t.Fatalf("want exactly one FATAL: line, got %d in:\n%s", len(fatal), p.stderr.String())
-			}
-			if !strings.Contains(fatal[0], addr) {
-				t.Errorf("FATAL line %q does not name %s", fatal[0], addr)
-			}
+			runProc(t, args...).expectFatalExit(addr)
 		})
 	}
 }

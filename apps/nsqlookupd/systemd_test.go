@@ -268,20 +268,7 @@ func TestBadTLSFilesAreFatal(t *testing.T) {
 			sock := newNotifySocket(t)
 			setNotifyEnv(t, sock, "", "")
 			args := append([]string{"--https-address=127.0.0.1:0"}, localAddrs...)
-			p := runProc(t, append(args, tc.args...)...)
-			test.Equal(t, 1, p.wait(), "exit status")
-			fatal := p.fatalLines()
-			if len(fatal) != 1 {
-				t.Fatalf("want exactly one FATAL: line, got %d in:\n%s", len(fatal), p.stderr.String())
-			}
-			if !strings.Contains(fatal[0], tc.want) {
-				t.Errorf("FATAL line %q does not mention %q", fatal[0], tc.want)
-			}
-			for _, line := range p.stderr.lines() {
-				if !strings.HasPrefix(line, "[nsqlookupd] ") {
-					t.Errorf("stderr line %q is not a log line", line)
-				}
-			}
+			runProc(t, append(args, tc.args...)...).expectFatalExit(tc.want)
 			sock.sync(t)
 			test.Equal(t, 0, sock.count("READY=1"), "READY=1 from a daemon that failed to start")
 		})
