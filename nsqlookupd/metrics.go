@@ -16,8 +16,7 @@ type counters struct {
 	tcpRefused  atomic.Uint64
 	tcpClosed   atomic.Uint64
 
-	tombstonesSet    atomic.Uint64
-	inactiveFiltered atomic.Uint64
+	tombstonesSet atomic.Uint64
 
 	// commands counts V1 commands by index in v1Commands, then [ok, error].
 	commands [len(v1Commands)][2]atomic.Uint64

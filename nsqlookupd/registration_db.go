@@ -556,7 +556,7 @@ func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
 			(splitErr == nil && host == info.BroadcastAddress && port == httpPort)
 		if matches {
 			pr.tombstonedAt.Store(now)
-			marked = append(marked, info.clone())
+			marked = append(marked, *info)
 		}
 	}
 	return marked
@@ -679,7 +679,7 @@ func (db *RegistrationDB) Nodes() []NodeInfo {
 	for i, p := range peers {
 		prs := db.peerTopics(p)
 		node := NodeInfo{
-			PeerInfo:   p.info.clone(),
+			PeerInfo:   p.info,
 			Topics:     make([]string, len(prs)),
 			Tombstones: make([]bool, len(prs)),
 		}
@@ -764,7 +764,7 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 
 func debugProducer(p *peerEntry, tombstonedAt int64) DebugProducer {
 	d := DebugProducer{
-		PeerInfo:     p.info.clone(),
+		PeerInfo:     p.info,
 		LastUpdate:   p.lastUpdate.Load(),
 		Tombstoned:   tombstonedAt != 0,
 		TombstonedAt: tombstonedAt,
@@ -872,7 +872,3 @@ func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, t *topicEntr
 		db.deleteTopicLocked(s, t)
 	}
 }
-
-// clone returns a copy of the info; PeerInfo holds only values, so a plain
-// copy shares nothing mutable.
-func (info *PeerInfo) clone() PeerInfo { return *info }

@@ -57,10 +57,3 @@ func SendResponse(w io.Writer, data []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// AppendResponse appends data as one frame to dst and returns the extended
-// slice, for callers that batch several replies into one write.
-func AppendResponse(dst []byte, data []byte) []byte {
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
-	return append(dst, data...)
-}
