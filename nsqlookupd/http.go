@@ -110,7 +110,11 @@ func newHTTPServer(l *NSQLookupd, handler http.Handler) *http.Server {
 // ServeHTTP bounds the request body, routes, then logs the request and
 // records it in the metrics.
 func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	start := time.Now()
+	logRequest := s.nsqlookupd.logEnabled(LOG_INFO)
+	var start time.Time
+	if logRequest || s.metrics != nil {
+		start = time.Now()
+	}
 	rec := &http_api.StatusRecorder{ResponseWriter: w}
 	if req.ContentLength != 0 {
 		// The limit must see net/http's own writer: that is how the server
@@ -119,7 +123,6 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		req.Body = http.MaxBytesReader(w, req.Body, maxRequestBodySize)
 	}
 	s.router.ServeHTTP(rec, req)
-	logRequest := s.nsqlookupd.logEnabled(LOG_INFO)
 	if !logRequest && s.metrics == nil {
 		return
 	}

@@ -156,7 +156,11 @@ func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
 		// A PING may come before IDENTIFY; only an identified peer has a
 		// last-seen time to refresh.
 		since := p.nsqlookupd.DB.Touch(c.peer)
-		p.nsqlookupd.logf(LOG_DEBUG, "CLIENT(%s): pinged (last ping %s)", c, since)
+		// Guarded: boxing the arguments allocates even when the line is
+		// filtered out, and PING is a per-heartbeat hot path.
+		if p.nsqlookupd.logEnabled(LOG_DEBUG) {
+			p.nsqlookupd.logf(LOG_DEBUG, "CLIENT(%s): pinged (last ping %s)", c, since)
+		}
 	}
 	return okResponse, nil
 }
@@ -251,11 +255,14 @@ func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error
 		return nil, err
 	}
 	topicAdded, channelAdded := l.DB.Register(c.peer, topic, channel)
-	if channelAdded {
-		l.logf(LOG_INFO, "DB: client(%s) REGISTER category:channel key:%s subkey:%s", c, topic, channel)
-	}
-	if topicAdded {
-		l.logf(LOG_INFO, "DB: client(%s) REGISTER category:topic key:%s subkey:", c, topic)
+	// Guarded like PING's line: a new nsqd registers thousands at once.
+	if l.logEnabled(LOG_INFO) {
+		if channelAdded {
+			l.logf(LOG_INFO, "DB: client(%s) REGISTER category:channel key:%s subkey:%s", c, topic, channel)
+		}
+		if topicAdded {
+			l.logf(LOG_INFO, "DB: client(%s) REGISTER category:topic key:%s subkey:", c, topic)
+		}
 	}
 	return okResponse, nil
 }
