@@ -276,7 +276,8 @@ func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
 }
 
 // appendLookupJSON encodes a /lookup answer, byte for byte what
-// encoding/json makes of lookupResponse, without reflection.
+// encoding/json makes of {"channels":[...],"producers":[PeerInfo...]},
+// without reflection.
 func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_api.JSON {
 	dst = append(dst, `{"channels":`...)
 	dst = http_api.AppendJSONStrings(dst, channels)
@@ -289,13 +290,6 @@ func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
-}
-
-// lookupResponse documents the /lookup JSON shape that appendLookupJSON
-// writes.
-type lookupResponse struct {
-	Channels  []string   `json:"channels"`
-	Producers []PeerInfo `json:"producers"`
 }
 
 // appendPeerFieldsJSON appends the members of a peer object, in PeerInfo's
@@ -319,27 +313,13 @@ func appendPeerFieldsJSON(dst []byte, p *PeerInfo) []byte {
 	return http_api.AppendJSONString(dst, p.TopologyRegion)
 }
 
-// node is one entry of /nodes: a peer plus its topics and, parallel to them,
-// whether it is tombstoned in each.
-type node struct {
-	RemoteAddress    string   `json:"remote_address"`
-	Hostname         string   `json:"hostname"`
-	BroadcastAddress string   `json:"broadcast_address"`
-	TCPPort          int      `json:"tcp_port"`
-	HTTPPort         int      `json:"http_port"`
-	Version          string   `json:"version"`
-	TopologyZone     string   `json:"topology_zone"`
-	TopologyRegion   string   `json:"topology_region"`
-	Tombstones       []bool   `json:"tombstones"`
-	Topics           []string `json:"topics"`
-}
-
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 	return appendNodesJSON(nil, s.nsqlookupd.DB.Nodes()), nil
 }
 
 // appendNodesJSON encodes a /nodes answer, byte for byte what encoding/json
-// makes of a {"producers":[]node} object, without reflection.
+// makes of {"producers":[...]} with each node a PeerInfo plus "tombstones"
+// and "topics", without reflection.
 func appendNodesJSON(dst []byte, nodes []NodeInfo) http_api.JSON {
 	size := 32
 	for i := range nodes {

@@ -52,20 +52,6 @@ var fuzzHTTPErrorStatus = map[string]int{
 	"BODY_TOO_LARGE":      http.StatusRequestEntityTooLarge,
 }
 
-// fuzzNode is a /nodes entry in the field order of SPEC §6 (and upstream).
-type fuzzNode struct {
-	RemoteAddress    string   `json:"remote_address"`
-	Hostname         string   `json:"hostname"`
-	BroadcastAddress string   `json:"broadcast_address"`
-	TCPPort          int      `json:"tcp_port"`
-	HTTPPort         int      `json:"http_port"`
-	Version          string   `json:"version"`
-	TopologyZone     string   `json:"topology_zone"`
-	TopologyRegion   string   `json:"topology_region"`
-	Tombstones       []bool   `json:"tombstones"`
-	Topics           []string `json:"topics"`
-}
-
 // FuzzHTTPHandler sends scripts of requests ("METHOD target" per line, the
 // same body on each) through the daemon's HTTP handler, with peers whose
 // IDENTIFY fields are fuzzed too. Every answer must be an allowed status
@@ -365,7 +351,7 @@ func (h *fuzzHTTP) checkLookup(what, topic string, body []byte) {
 // encoding/json, and checks tombstones parallel topics that are registered.
 func (h *fuzzHTTP) checkNodes(what string, body []byte) {
 	infos := h.l.DB.Nodes()
-	nodes := make([]fuzzNode, len(infos))
+	nodes := make([]node, len(infos))
 	for i, n := range infos {
 		if len(n.Topics) != len(n.Tombstones) {
 			h.t.Fatalf("%s: node %s has %d topics, %d tombstones", what, n.ID, len(n.Topics), len(n.Tombstones))
@@ -375,7 +361,7 @@ func (h *fuzzHTTP) checkNodes(what string, body []byte) {
 				h.t.Fatalf("%s: node %s lists unregistered topic %q", what, n.ID, topic)
 			}
 		}
-		nodes[i] = fuzzNode{
+		nodes[i] = node{
 			RemoteAddress: n.RemoteAddress, Hostname: n.Hostname, BroadcastAddress: n.BroadcastAddress,
 			TCPPort: n.TCPPort, HTTPPort: n.HTTPPort, Version: n.Version,
 			TopologyZone: n.TopologyZone, TopologyRegion: n.TopologyRegion,
@@ -383,7 +369,7 @@ func (h *fuzzHTTP) checkNodes(what string, body []byte) {
 		}
 	}
 	h.expectBody(what, body, struct {
-		Producers []fuzzNode `json:"producers"`
+		Producers []node `json:"producers"`
 	}{nodes})
 }
 

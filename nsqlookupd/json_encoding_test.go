@@ -61,3 +61,25 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+// lookupResponse is the /lookup JSON shape of SPEC §6, for encoding/json.
+type lookupResponse struct {
+	Channels  []string   `json:"channels"`
+	Producers []PeerInfo `json:"producers"`
+}
+
+// node is one /nodes entry in the field order of SPEC §6, for
+// encoding/json: a peer plus its topics and, parallel to them, whether it
+// is tombstoned in each.
+type node struct {
+	RemoteAddress    string   `json:"remote_address"`
+	Hostname         string   `json:"hostname"`
+	BroadcastAddress string   `json:"broadcast_address"`
+	TCPPort          int      `json:"tcp_port"`
+	HTTPPort         int      `json:"http_port"`
+	Version          string   `json:"version"`
+	TopologyZone     string   `json:"topology_zone"`
+	TopologyRegion   string   `json:"topology_region"`
+	Tombstones       []bool   `json:"tombstones"`
+	Topics           []string `json:"topics"`
+}
