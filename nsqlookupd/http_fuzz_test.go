@@ -362,9 +362,7 @@ func (h *fuzzHTTP) checkNodes(what string, body []byte) {
 			}
 		}
 		nodes[i] = node{
-			RemoteAddress: n.RemoteAddress, Hostname: n.Hostname, BroadcastAddress: n.BroadcastAddress,
-			TCPPort: n.TCPPort, HTTPPort: n.HTTPPort, Version: n.Version,
-			TopologyZone: n.TopologyZone, TopologyRegion: n.TopologyRegion,
+			specPeer:   specPeerOf(n.PeerInfo),
 			Tombstones: append([]bool{}, n.Tombstones...), Topics: append([]string{}, n.Topics...),
 		}
 	}

@@ -24,7 +24,11 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("lookup/"+tc.name, func(t *testing.T) {
-			want, err := json.Marshal(lookupResponse{Channels: tc.channels, Producers: tc.producers})
+			producers := make([]specPeer, len(tc.producers))
+			for i, p := range tc.producers {
+				producers[i] = specPeerOf(p)
+			}
+			want, err := json.Marshal(lookupResponse{Channels: tc.channels, Producers: producers})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,12 +46,7 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 					tombstones[j] = j%2 == 0
 				}
 				infos[i] = NodeInfo{PeerInfo: p, Topics: topics, Tombstones: tombstones}
-				nodes[i] = node{
-					RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
-					TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,
-					TopologyZone: p.TopologyZone, TopologyRegion: p.TopologyRegion,
-					Tombstones: tombstones, Topics: topics,
-				}
+				nodes[i] = node{specPeer: specPeerOf(p), Tombstones: tombstones, Topics: topics}
 			}
 			want, err := json.Marshal(struct {
 				Producers []node `json:"producers"`
@@ -62,24 +61,38 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 	}
 }
 
-// lookupResponse is the /lookup JSON shape of SPEC §6, for encoding/json.
-type lookupResponse struct {
-	Channels  []string   `json:"channels"`
-	Producers []PeerInfo `json:"producers"`
+// specPeer is a peer object as SPEC §6 lays it out, field for field and in
+// order. The tests encode and decode with it, so the daemon's encoders are
+// checked against a statement of the shape of their own.
+type specPeer struct {
+	RemoteAddress    string `json:"remote_address"`
+	Hostname         string `json:"hostname"`
+	BroadcastAddress string `json:"broadcast_address"`
+	TCPPort          int    `json:"tcp_port"`
+	HTTPPort         int    `json:"http_port"`
+	Version          string `json:"version"`
+	TopologyZone     string `json:"topology_zone"`
+	TopologyRegion   string `json:"topology_region"`
 }
 
-// node is one /nodes entry in the field order of SPEC §6, for
-// encoding/json: a peer plus its topics and, parallel to them, whether it
-// is tombstoned in each.
+func specPeerOf(p PeerInfo) specPeer {
+	return specPeer{
+		RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
+		TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,
+		TopologyZone: p.TopologyZone, TopologyRegion: p.TopologyRegion,
+	}
+}
+
+// lookupResponse is the /lookup JSON shape of SPEC §6.
+type lookupResponse struct {
+	Channels  []string   `json:"channels"`
+	Producers []specPeer `json:"producers"`
+}
+
+// node is one /nodes entry as SPEC §6 lays it out: a peer plus its topics
+// and, parallel to them, whether it is tombstoned in each.
 type node struct {
-	RemoteAddress    string   `json:"remote_address"`
-	Hostname         string   `json:"hostname"`
-	BroadcastAddress string   `json:"broadcast_address"`
-	TCPPort          int      `json:"tcp_port"`
-	HTTPPort         int      `json:"http_port"`
-	Version          string   `json:"version"`
-	TopologyZone     string   `json:"topology_zone"`
-	TopologyRegion   string   `json:"topology_region"`
-	Tombstones       []bool   `json:"tombstones"`
-	Topics           []string `json:"topics"`
+	specPeer
+	Tombstones []bool   `json:"tombstones"`
+	Topics     []string `json:"topics"`
 }

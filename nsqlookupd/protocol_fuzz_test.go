@@ -71,19 +71,6 @@ func modelValidName(name string) bool {
 	return len(name) <= 64 && modelName.MatchString(name)
 }
 
-// modelIdentifyBody decodes like the daemon's peer record: the same field
-// names and types, so that the same values are rejected.
-type modelIdentifyBody struct {
-	RemoteAddress    string `json:"remote_address"`
-	Hostname         string `json:"hostname"`
-	BroadcastAddress string `json:"broadcast_address"`
-	TCPPort          int    `json:"tcp_port"`
-	HTTPPort         int    `json:"http_port"`
-	Version          string `json:"version"`
-	TopologyZone     string `json:"topology_zone"`
-	TopologyRegion   string `json:"topology_region"`
-}
-
 // modelV1 returns the replies SPEC §4 prescribes for data sent after the
 // magic and followed by EOF. A reply ending in "*" stands for any reply with
 // that prefix (descriptions SPEC leaves open).
@@ -119,7 +106,7 @@ func modelV1(data []byte, identifyReply string) []string {
 			if int64(len(data)) < n {
 				return append(replies, "E_BAD_BODY IDENTIFY failed to read body")
 			}
-			var body modelIdentifyBody
+			var body specPeer // decodes, and rejects, as the daemon's peer record
 			if err := json.Unmarshal(data[:n], &body); err != nil {
 				return append(replies, "E_BAD_BODY IDENTIFY failed to decode JSON body")
 			}

@@ -144,18 +144,11 @@ func nodeAddrs(t testing.TB, l *NSQLookupd) []string {
 
 // v1DebugPeer is one peer of one registration in /debug.
 type v1DebugPeer struct {
-	ID               string `json:"id"`
-	RemoteAddress    string `json:"remote_address"`
-	Hostname         string `json:"hostname"`
-	BroadcastAddress string `json:"broadcast_address"`
-	TCPPort          int    `json:"tcp_port"`
-	HTTPPort         int    `json:"http_port"`
-	Version          string `json:"version"`
-	TopologyZone     string `json:"topology_zone"`
-	TopologyRegion   string `json:"topology_region"`
-	LastUpdate       int64  `json:"last_update"`
-	Tombstoned       bool   `json:"tombstoned"`
-	TombstonedAt     int64  `json:"tombstoned_at"`
+	specPeer
+	ID           string `json:"id"`
+	LastUpdate   int64  `json:"last_update"`
+	Tombstoned   bool   `json:"tombstoned"`
+	TombstonedAt int64  `json:"tombstoned_at"`
 }
 
 // debugState GETs /debug.
@@ -252,16 +245,18 @@ func TestV1IdentifyReply(t *testing.T) {
 	test.Equal(t, true, got.LastUpdate > 0, "last_update set")
 	got.LastUpdate = 0
 	test.Equal(t, v1DebugPeer{
-		ID:               addr,
-		RemoteAddress:    addr,
-		Hostname:         "nsqd-1-host",
-		BroadcastAddress: "nsqd-1.test",
-		TCPPort:          4150,
-		HTTPPort:         4151,
-		Version:          "1.3.0",
-		TopologyZone:     "zone-a",
-		TopologyRegion:   "region-1",
-		TombstonedAt:     -6795364578871345152,
+		specPeer: specPeer{
+			RemoteAddress:    addr,
+			Hostname:         "nsqd-1-host",
+			BroadcastAddress: "nsqd-1.test",
+			TCPPort:          4150,
+			HTTPPort:         4151,
+			Version:          "1.3.0",
+			TopologyZone:     "zone-a",
+			TopologyRegion:   "region-1",
+		},
+		ID:           addr,
+		TombstonedAt: -6795364578871345152,
 	}, got, "/debug client:: peer")
 	test.Equal(t, []string{addr}, nodeAddrs(t, l), "/nodes")
 
