@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unique"
+	"unsafe"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 )
@@ -118,26 +119,67 @@ type shard struct {
 	byPeer map[*peerEntry][]*producer
 }
 
-// topicEntry is a topic registration. Producers and channels are kept in
-// small slices rather than maps: a topic has a handful of each, a slice is
-// one allocation where a map is several, and a store of a million
-// registrations is mostly these, so the difference is what the garbage
-// collector has to trace. Removal is by index (swap with the last).
+// topicEntry is a topic registration. A topic with a few producers and
+// channels is one object: its name and the first producers and channels sit
+// in the entry itself, so a /lookup reads one block of memory after the map,
+// and the garbage collector has one object to trace where there would be
+// four. Producers and channels are kept in slices rather than maps; removal
+// is by index (swap with the last).
 type topicEntry struct {
-	name      string
-	producers []*producer
-	// channels are held by value: no object of their own to trace, and
-	// /lookup reads their names from one block of memory.
+	name string
+	// producers are the topic's members, with each one's peer alongside so
+	// that a lookup need not visit the producer records.
+	producers []topicProducer
+	// channels are held by value: no object of their own to trace.
 	channels []channelEntry
 	// nextChannelID numbers the topic's channels; an ID is never reused.
 	nextChannelID uint32
+	// lastTombstonedAt is the unix-ns time of the topic's latest tombstone,
+	// 0 if none: while it is older than the tombstone lifetime, a lookup
+	// knows no producer is tombstoned without reading their records.
+	lastTombstonedAt atomic.Int64
+
+	// Inline storage for the name and the first producers and channels,
+	// sized so that the entry fills the 256-byte allocation class.
+	nameBuf     [maxInlineName]byte
+	producerBuf [inlineProducers]topicProducer
+	channelBuf  [inlineChannels]channelEntry
+}
+
+const (
+	maxInlineName   = 64 // topic names are at most 64 bytes
+	inlineProducers = 2
+	inlineChannels  = 5
+)
+
+// topicProducer is one member of a topic's producer list.
+type topicProducer struct {
+	peer *peerEntry
+	rec  *producer
+}
+
+// newTopicEntry returns an empty topic registration named name, holding
+// its own copy of the name so that it does not pin the command line the
+// name was cut from.
+func newTopicEntry(name string) *topicEntry {
+	t := &topicEntry{}
+	if len(name) <= maxInlineName {
+		n := copy(t.nameBuf[:], name)
+		// The bytes are never written again, so the string stays immutable.
+		t.name = unsafe.String(&t.nameBuf[0], n)
+	} else {
+		t.name = strings.Clone(name)
+	}
+	t.producers = t.producerBuf[:0]
+	t.channels = t.channelBuf[:0]
+	return t
 }
 
 // producerOf returns the peer's record in the topic, nil if it is not in.
 func (t *topicEntry) producerOf(p *peerEntry) *producer {
-	for _, pr := range t.producers {
-		if pr.peer == p {
-			return pr
+	for _, tp := range t.producers {
+		if tp.peer == p {
+			return tp.rec
 		}
 	}
 	return nil
@@ -145,11 +187,11 @@ func (t *topicEntry) producerOf(p *peerEntry) *producer {
 
 func (t *topicEntry) addProducer(pr *producer) {
 	pr.topicIndex = len(t.producers)
-	t.producers = append(t.producers, pr)
+	t.producers = append(t.producers, topicProducer{peer: pr.peer, rec: pr})
 }
 
 func (t *topicEntry) removeProducer(pr *producer) {
-	t.producers = removeAt(t.producers, pr.topicIndex, func(moved *producer, i int) { moved.topicIndex = i })
+	t.producers = removeAt(t.producers, pr.topicIndex, func(moved topicProducer, i int) { moved.rec.topicIndex = i })
 }
 
 // channelIndex returns the index of the named channel registration, -1 if
@@ -504,7 +546,7 @@ func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed 
 		channels = append(channels, t.channels[i].name.Value())
 	}
 	for i := len(t.producers) - 1; i >= 0; i-- {
-		db.removeProducerLocked(s, t.producers[i])
+		db.removeProducerLocked(s, t.producers[i].rec)
 	}
 	db.deleteTopicLocked(s, t)
 	slices.Sort(channels)
@@ -524,8 +566,8 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	if i < 0 {
 		return false
 	}
-	for _, pr := range t.producers {
-		if pr.leaveChannel(&t.channels[i]) {
+	for _, tp := range t.producers {
+		if tp.rec.leaveChannel(&t.channels[i]) {
 			db.memberships.Add(-1)
 		}
 	}
@@ -549,14 +591,20 @@ func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
 	if t == nil {
 		return nil
 	}
-	for _, pr := range t.producers {
-		info := &pr.peer.info
+	for _, tp := range t.producers {
+		info := &tp.peer.info
 		httpPort := strconv.Itoa(info.HTTPPort)
 		matches := node == info.BroadcastAddress+":"+httpPort ||
 			(splitErr == nil && host == info.BroadcastAddress && port == httpPort)
 		if matches {
-			pr.tombstonedAt.Store(now)
+			tp.rec.tombstonedAt.Store(now)
 			marked = append(marked, *info)
+		}
+	}
+	if len(marked) > 0 {
+		// Only ever forward, when tombstones race.
+		for prev := t.lastTombstonedAt.Load(); prev < now && !t.lastTombstonedAt.CompareAndSwap(prev, now); {
+			prev = t.lastTombstonedAt.Load()
 		}
 	}
 	return marked
@@ -640,9 +688,11 @@ func (db *RegistrationDB) LookupAppend(topic string, channels []string, producer
 	if producers == nil {
 		producers = make([]PeerInfo, 0, len(t.producers))
 	}
-	for _, pr := range t.producers {
-		if db.isActive(pr.peer, now) && !db.isTombstoned(pr, now) {
-			producers = append(producers, pr.peer.info)
+	// Producer records are read only when some tombstone may still be live.
+	recentTombstone := time.Duration(now-t.lastTombstonedAt.Load()) < db.tombstoneLifetime
+	for _, tp := range t.producers {
+		if db.isActive(tp.peer, now) && !(recentTombstone && db.isTombstoned(tp.rec, now)) {
+			producers = append(producers, tp.peer.info)
 		}
 	}
 	s.mu.RUnlock()
@@ -733,8 +783,8 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 		for _, t := range s.topics {
 			if len(t.producers) > 0 {
 				reg := DebugRegistration{Category: "topic", Key: t.name}
-				for _, pr := range t.producers {
-					reg.Producers = append(reg.Producers, debugProducer(pr.peer, pr.tombstonedAt.Load()))
+				for _, tp := range t.producers {
+					reg.Producers = append(reg.Producers, debugProducer(tp.peer, tp.rec.tombstonedAt.Load()))
 				}
 				regs = append(regs, reg)
 			}
@@ -742,9 +792,9 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 				c := &t.channels[i]
 				if c.peers > 0 {
 					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name.Value()}
-					for _, pr := range t.producers {
-						if pr.hasChannel(c) {
-							reg.Producers = append(reg.Producers, debugProducer(pr.peer, 0))
+					for _, tp := range t.producers {
+						if tp.rec.hasChannel(c) {
+							reg.Producers = append(reg.Producers, debugProducer(tp.peer, 0))
 						}
 					}
 					regs = append(regs, reg)
@@ -823,11 +873,8 @@ func (db *RegistrationDB) isTombstoned(pr *producer, now int64) bool {
 }
 
 func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
-	// A clone, so the registration does not pin the command line the name
-	// was cut from.
-	name = strings.Clone(name)
-	t := &topicEntry{name: name}
-	s.topics[name] = t
+	t := newTopicEntry(name)
+	s.topics[t.name] = t
 	db.topicCount.Add(1)
 	db.topicsGen.Add(1)
 	return t

@@ -229,8 +229,11 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			topics++
 			channels += len(te.channels)
 			seenPeers := map[*peerEntry]bool{}
-			for j, pr := range te.producers {
-				p := pr.peer
+			for j, tp := range te.producers {
+				pr, p := tp.rec, tp.peer
+				if pr.peer != p {
+					t.Errorf("topic %q: producer %d lists peer %s, its record %s", name, j, p.info.ID, pr.peer.info.ID)
+				}
 				topicMembers++
 				if seenPeers[p] {
 					t.Errorf("topic %q: peer %s listed twice", name, p.info.ID)
@@ -267,8 +270,8 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				seenChannels[cname] = true
 				seenChannelIDs[c.id] = true
 				members := 0
-				for _, pr := range te.producers {
-					if pr.hasChannel(c) {
+				for _, tp := range te.producers {
+					if tp.rec.hasChannel(c) {
 						members++
 					}
 				}
@@ -870,6 +873,42 @@ func TestRegistrationDBTombstone(t *testing.T) {
 	// A reconnected peer does not inherit the old connection's tombstone.
 	s.run(t, "b CLOSE", "b REGISTER t")
 	test.Equal(t, []string{"a", "b", "192.0.2.9:1"}, lookup(), "tombstone gone with the connection")
+}
+
+// Tombstones at different times in one topic each last their own lifetime,
+// whichever was set first, and in topics of every name length.
+func TestRegistrationDBStaggeredTombstones(t *testing.T) {
+	for _, topic := range []string{"t", strings.Repeat("x", 64), strings.Repeat("y", 65)} {
+		t.Run(fmt.Sprintf("name of %d bytes", len(topic)), func(t *testing.T) {
+			db, clk := newClockedDB()
+			older := db.AddPeer(PeerInfo{ID: "192.0.2.1:1", BroadcastAddress: "older.example", TCPPort: 4150, HTTPPort: 4151})
+			newer := db.AddPeer(PeerInfo{ID: "192.0.2.2:1", BroadcastAddress: "newer.example", TCPPort: 4150, HTTPPort: 4151})
+			db.Register(older, topic, "")
+			db.Register(newer, topic, "")
+			lookup := func() []string {
+				t.Helper()
+				_, producers, found := db.Lookup(topic)
+				test.Equal(t, true, found, "Lookup found")
+				ids := []string{}
+				for _, p := range producers {
+					ids = append(ids, p.BroadcastAddress)
+				}
+				return ids
+			}
+
+			test.Equal(t, 1, len(db.Tombstone(topic, "newer.example:4151")), "first tombstone")
+			clk.Advance(dbTombstoneLifetime / 3)
+			test.Equal(t, 1, len(db.Tombstone(topic, "older.example:4151")), "second tombstone")
+			test.Equal(t, []string{}, lookup(), "both hidden")
+			clk.Advance(dbTombstoneLifetime - dbTombstoneLifetime/3)
+			test.Equal(t, []string{"newer.example"}, lookup(), "first tombstone over, second still on")
+			clk.Advance(dbTombstoneLifetime/3 - 1)
+			test.Equal(t, []string{"newer.example"}, lookup(), "second tombstone just before its end")
+			clk.Advance(1)
+			test.Equal(t, []string{"newer.example", "older.example"}, lookup(), "both over")
+			test.Equal(t, []string{topic}, db.Topics(), "topic name kept whole")
+		})
+	}
 }
 
 func sortedPeerIDs(infos []PeerInfo) []string {
