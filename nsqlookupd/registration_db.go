@@ -2,6 +2,7 @@ package nsqlookupd
 
 import (
 	"cmp"
+	"math/bits"
 	"net"
 	"slices"
 	"strconv"
@@ -110,37 +111,37 @@ type namesCache struct {
 }
 
 // shard holds the topics whose names hash to it, and for each peer the
-// producer records it has in those topics.
+// topics of the shard it is in.
 type shard struct {
 	// mu guards topics, byPeer and everything reachable from them, except
-	// the atomic fields of producer and peerEntry.
+	// topicEntry.lastTombstonedAt, which is atomic.
 	mu     sync.RWMutex
 	topics map[string]*topicEntry
-	byPeer map[*peerEntry][]*producer
+	byPeer map[*peerEntry][]*topicEntry
 }
 
-// topicEntry is a topic registration. A topic with a few producers and
-// channels is one object: its name and the first producers and channels sit
-// in the entry itself, so a /lookup reads one block of memory after the map,
-// and the garbage collector has one object to trace where there would be
-// four. Producers and channels are kept in slices rather than maps; removal
-// is by index (swap with the last).
+// topicEntry is a topic registration, holding its members by value. A store
+// of a million registrations is mostly these, and what the garbage collector
+// has to trace grows with the number of objects and pointers in it: so a
+// topic with a few producers and channels is one object, its name and its
+// first producers and channels inline, and membership is recorded in bit
+// sets rather than in objects of its own. Producers and channels are kept
+// in slices rather than maps; removal is by index (swap with the last).
 type topicEntry struct {
-	name string
-	// producers are the topic's members, with each one's peer alongside so
-	// that a lookup need not visit the producer records.
+	name      string
 	producers []topicProducer
 	// channels are held by value: no object of their own to trace.
+	// Producers refer to them by index.
 	channels []channelEntry
-	// nextChannelID numbers the topic's channels; an ID is never reused.
-	nextChannelID uint32
 	// lastTombstonedAt is the unix-ns time of the topic's latest tombstone,
-	// 0 if none: while it is older than the tombstone lifetime, a lookup
-	// knows no producer is tombstoned without reading their records.
+	// 0 if none: while it is older than the tombstone lifetime, readers know
+	// no producer is tombstoned without looking.
 	lastTombstonedAt atomic.Int64
+	// shard is the index of the shard the topic is filed in.
+	shard uint8
 
 	// Inline storage for the name and the first producers and channels,
-	// sized so that the entry fills the 256-byte allocation class.
+	// sized so that the entry fills the 352-byte allocation class.
 	nameBuf     [maxInlineName]byte
 	producerBuf [inlineProducers]topicProducer
 	channelBuf  [inlineChannels]channelEntry
@@ -149,20 +150,27 @@ type topicEntry struct {
 const (
 	maxInlineName   = 64 // topic names are at most 64 bytes
 	inlineProducers = 2
-	inlineChannels  = 5
+	inlineChannels  = 6
 )
 
-// topicProducer is one member of a topic's producer list.
+// topicProducer is one peer's membership of a topic, and of channels of
+// that topic: a peer is in channel T C only while it is in topic T, since
+// REGISTER T C joins both and UNREGISTER T leaves both.
 type topicProducer struct {
 	peer *peerEntry
-	rec  *producer
+	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
+	tombstonedAt int64
+	// peerIndex is the topic's position in its shard's byPeer[peer].
+	peerIndex int32
+	// channels holds the indexes of the topic's channels the peer is in.
+	channels channelSet
 }
 
-// newTopicEntry returns an empty topic registration named name, holding
-// its own copy of the name so that it does not pin the command line the
-// name was cut from.
-func newTopicEntry(name string) *topicEntry {
-	t := &topicEntry{}
+// newTopicEntry returns an empty topic registration named name, filed in
+// shard number shardIndex. It holds its own copy of the name, so that it
+// does not pin the command line the name was cut from.
+func newTopicEntry(name string, shardIndex int) *topicEntry {
+	t := &topicEntry{shard: uint8(shardIndex)}
 	if len(name) <= maxInlineName {
 		n := copy(t.nameBuf[:], name)
 		// The bytes are never written again, so the string stays immutable.
@@ -175,23 +183,15 @@ func newTopicEntry(name string) *topicEntry {
 	return t
 }
 
-// producerOf returns the peer's record in the topic, nil if it is not in.
-func (t *topicEntry) producerOf(p *peerEntry) *producer {
-	for _, tp := range t.producers {
-		if tp.peer == p {
-			return tp.rec
+// producerIndex returns the index of the peer in the topic's producers, -1
+// if it is not in.
+func (t *topicEntry) producerIndex(p *peerEntry) int {
+	for i := range t.producers {
+		if t.producers[i].peer == p {
+			return i
 		}
 	}
-	return nil
-}
-
-func (t *topicEntry) addProducer(pr *producer) {
-	pr.topicIndex = len(t.producers)
-	t.producers = append(t.producers, topicProducer{peer: pr.peer, rec: pr})
-}
-
-func (t *topicEntry) removeProducer(pr *producer) {
-	t.producers = removeAt(t.producers, pr.topicIndex, func(moved topicProducer, i int) { moved.rec.topicIndex = i })
+	return -1
 }
 
 // channelIndex returns the index of the named channel registration, -1 if
@@ -205,35 +205,46 @@ func (t *topicEntry) channelIndex(name string) int {
 	return -1
 }
 
-// channel returns the named channel registration, nil if there is none.
-// The pointer is only good until the topic's channels change.
-func (t *topicEntry) channel(name string) *channelEntry {
-	if i := t.channelIndex(name); i >= 0 {
-		return &t.channels[i]
-	}
-	return nil
-}
-
-// channelIndexByID returns the index of the channel with the given ID, -1
-// if there is none.
-func (t *topicEntry) channelIndexByID(id uint32) int {
-	for i := range t.channels {
-		if t.channels[i].id == id {
-			return i
+// removeChannel deletes channel ci, which no producer may hold, moving the
+// last channel into its place and renumbering that one in every producer.
+func (t *topicEntry) removeChannel(ci int) {
+	last := len(t.channels) - 1
+	t.channels = removeAt(t.channels, ci, func(channelEntry, int) {})
+	if ci != last {
+		for j := range t.producers {
+			t.producers[j].channels.move(last, ci)
 		}
 	}
-	return -1
 }
 
-// dropChannelIfEphemeralEmpty deletes channel i if it is ephemeral and has
+// dropChannelIfEphemeralEmpty deletes channel ci if it is ephemeral and has
 // no peers left, reporting whether it did.
-func (t *topicEntry) dropChannelIfEphemeralEmpty(i int) bool {
-	c := &t.channels[i]
+func (t *topicEntry) dropChannelIfEphemeralEmpty(ci int) bool {
+	c := &t.channels[ci]
 	if c.peers > 0 || !protocol.IsEphemeral(c.name.Value()) {
 		return false
 	}
-	t.channels = removeAt(t.channels, i, func(channelEntry, int) {})
+	t.removeChannel(ci)
 	return true
+}
+
+// leaveAllChannels takes producer i out of every channel of the topic,
+// deleting the ephemeral ones it leaves empty. It returns how many channels
+// it left and how many it deleted.
+func (t *topicEntry) leaveAllChannels(i int) (left, dropped int) {
+	var buf [16]int
+	members := t.producers[i].channels.appendIndexes(buf[:0])
+	t.producers[i].channels = channelSet{}
+	// Highest index first: deleting channel ci moves the last channel into
+	// ci, and every channel above ci is already done.
+	for k := len(members) - 1; k >= 0; k-- {
+		ci := members[k]
+		t.channels[ci].peers--
+		if t.dropChannelIfEphemeralEmpty(ci) {
+			dropped++
+		}
+	}
+	return len(members), dropped
 }
 
 // removeAt removes element i of s by moving the last element into its
@@ -250,63 +261,70 @@ func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
 }
 
 // channelEntry is a channel registration. Its members are recorded on
-// their producer records (producer.channels, by ID); the channel only counts
-// them, which is all that ephemeral cleanup needs.
+// their producers (topicProducer.channels); the channel only counts them,
+// which is all that ephemeral cleanup needs.
 type channelEntry struct {
 	// name is interned: the same few channel names recur across topics.
 	name  unique.Handle[string]
-	id    uint32
 	peers int32
 }
 
-// producer is one peer's membership of one topic, and of channels of that
-// topic: a peer is in channel T C only while it is in topic T, since
-// REGISTER T C joins both and UNREGISTER T leaves both.
-type producer struct {
-	peer  *peerEntry
-	topic *topicEntry
-	// index of this record in its shard's byPeer[peer] slice.
-	index int
-	// topicIndex of this record in topic.producers.
-	topicIndex int
-	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
-	tombstonedAt atomic.Int64
-	// channels are the IDs of the topic's channels holding this peer; a
-	// peer is in few channels of a topic, so a slice beats a map.
-	channels []uint32
+// channelSet is a set of channel indexes: a bit mask, with more words only
+// for topics of over 64 channels.
+type channelSet struct {
+	low  uint64
+	high []uint64 // bits 64 and up
 }
 
-// hasChannel reports whether the peer is in channel c.
-func (pr *producer) hasChannel(c *channelEntry) bool {
-	return slices.Contains(pr.channels, c.id)
-}
-
-// leaveChannel takes the peer out of channel c, reporting whether it was in.
-func (pr *producer) leaveChannel(c *channelEntry) bool {
-	i := slices.Index(pr.channels, c.id)
-	if i < 0 {
-		return false
+func (cs *channelSet) has(i int) bool {
+	if i < 64 {
+		return cs.low&(1<<i) != 0
 	}
-	pr.channels = removeAt(pr.channels, i, func(uint32, int) {})
-	c.peers--
-	return true
+	w := i/64 - 1
+	return w < len(cs.high) && cs.high[w]&(1<<(i%64)) != 0
 }
 
-// leaveAllChannels takes the peer out of every channel of its topic,
-// deleting the ephemeral ones it leaves empty. It returns how many channels
-// it left and how many it deleted.
-func (pr *producer) leaveAllChannels() (left, dropped int) {
-	t := pr.topic
-	for _, id := range pr.channels {
-		i := t.channelIndexByID(id)
-		t.channels[i].peers--
-		if t.dropChannelIfEphemeralEmpty(i) {
-			dropped++
+func (cs *channelSet) add(i int) {
+	if i < 64 {
+		cs.low |= 1 << i
+		return
+	}
+	w := i/64 - 1
+	for len(cs.high) <= w {
+		cs.high = append(cs.high, 0)
+	}
+	cs.high[w] |= 1 << (i % 64)
+}
+
+func (cs *channelSet) remove(i int) {
+	if i < 64 {
+		cs.low &^= 1 << i
+		return
+	}
+	if w := i/64 - 1; w < len(cs.high) {
+		cs.high[w] &^= 1 << (i % 64)
+	}
+}
+
+// move renumbers member from as to, which must not be a member.
+func (cs *channelSet) move(from, to int) {
+	if cs.has(from) {
+		cs.remove(from)
+		cs.add(to)
+	}
+}
+
+// appendIndexes appends the members to dst in increasing order.
+func (cs *channelSet) appendIndexes(dst []int) []int {
+	for b := cs.low; b != 0; b &= b - 1 {
+		dst = append(dst, bits.TrailingZeros64(b))
+	}
+	for w, word := range cs.high {
+		for b := word; b != 0; b &= b - 1 {
+			dst = append(dst, 64*(w+1)+bits.TrailingZeros64(b))
 		}
 	}
-	left = len(pr.channels)
-	pr.channels = nil
-	return left, dropped
+	return dst
 }
 
 type peerEntry struct {
@@ -323,8 +341,8 @@ type peerEntry struct {
 }
 
 type peerTopicsCache struct {
-	gen       uint64
-	producers []*producer
+	gen    uint64
+	topics []*topicEntry
 }
 
 // NewRegistrationDB returns an empty store. Peers whose last IDENTIFY or PING
@@ -339,19 +357,23 @@ func NewRegistrationDB(inactiveTimeout, tombstoneLifetime time.Duration) *Regist
 	}
 	for i := range db.shards {
 		db.shards[i].topics = make(map[string]*topicEntry)
-		db.shards[i].byPeer = make(map[*peerEntry][]*producer)
+		db.shards[i].byPeer = make(map[*peerEntry][]*topicEntry)
 	}
 	return db
 }
 
 // shardFor hashes a topic name (FNV-1a) to its shard.
 func (db *RegistrationDB) shardFor(topic string) *shard {
+	return &db.shards[shardIndex(topic)]
+}
+
+func shardIndex(topic string) int {
 	h := uint32(2166136261)
 	for i := 0; i < len(topic); i++ {
 		h ^= uint32(topic[i])
 		h *= 16777619
 	}
-	return &db.shards[h%shardCount]
+	return int(h % shardCount)
 }
 
 // AddPeer adds an identified peer to the client registration, with its
@@ -383,22 +405,22 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
-	pr := t.producerOf(p)
-	if pr == nil {
-		pr = &producer{peer: p, topic: t, index: len(s.byPeer[p])}
-		t.addProducer(pr)
-		s.byPeer[p] = append(s.byPeer[p], pr)
+	i := t.producerIndex(p)
+	if i < 0 {
+		i = len(t.producers)
+		t.producers = append(t.producers, topicProducer{peer: p, peerIndex: int32(len(s.byPeer[p]))})
+		s.byPeer[p] = append(s.byPeer[p], t)
 		p.topicsGen.Add(1)
 		topicAdded = true
 	}
 	if channel != "" {
-		c := t.channel(channel)
-		if c == nil {
-			c = db.createChannelLocked(t, channel)
+		ci := t.channelIndex(channel)
+		if ci < 0 {
+			ci = db.createChannelLocked(t, channel)
 		}
-		if !pr.hasChannel(c) {
-			pr.channels = append(pr.channels, c.id)
-			c.peers++
+		if members := &t.producers[i].channels; !members.has(ci) {
+			members.add(ci)
+			t.channels[ci].peers++
 			channelAdded = true
 		}
 	}
@@ -422,19 +444,18 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	if t == nil {
 		return false
 	}
-	i := t.channelIndex(channel)
-	pr := t.producerOf(p)
-	if i < 0 || pr == nil {
+	ci := t.channelIndex(channel)
+	i := t.producerIndex(p)
+	if ci < 0 || i < 0 || !t.producers[i].channels.has(ci) {
 		return false
 	}
-	removed := pr.leaveChannel(&t.channels[i])
-	if removed {
-		db.memberships.Add(-1)
-		if t.dropChannelIfEphemeralEmpty(i) {
-			db.channelCount.Add(-1)
-		}
+	t.producers[i].channels.remove(ci)
+	t.channels[ci].peers--
+	db.memberships.Add(-1)
+	if t.dropChannelIfEphemeralEmpty(ci) {
+		db.channelCount.Add(-1)
 	}
-	return removed
+	return true
 }
 
 // UnregisterTopic removes the peer from topic T and from every channel of T,
@@ -448,11 +469,11 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 	if t == nil {
 		return nil, false
 	}
-	if pr := t.producerOf(p); pr != nil {
-		for _, id := range pr.channels {
-			channels = append(channels, t.channels[t.channelIndexByID(id)].name.Value())
+	if i := t.producerIndex(p); i >= 0 {
+		for _, ci := range t.producers[i].channels.appendIndexes(nil) {
+			channels = append(channels, t.channels[ci].name.Value())
 		}
-		db.removeProducerLocked(s, pr)
+		db.removeProducerLocked(s, t, i)
 		removed = true
 	}
 	db.dropTopicIfEphemeralEmptyLocked(s, t)
@@ -483,12 +504,11 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 	for n := 0; n < shardCount; n++ {
 		s := &db.shards[(first+n)%shardCount]
 		s.mu.Lock()
-		prs := s.byPeer[p]
-		for _, pr := range prs {
-			t := pr.topic
-			t.removeProducer(pr)
+		for _, t := range s.byPeer[p] {
+			i := t.producerIndex(p)
+			left, dropped := t.leaveAllChannels(i)
+			t.producers = removeAt(t.producers, i, func(topicProducer, int) {})
 			removed.Topics++
-			left, dropped := pr.leaveAllChannels()
 			removed.Channels += left
 			db.channelCount.Add(-int64(dropped))
 			db.dropTopicIfEphemeralEmptyLocked(s, t)
@@ -524,7 +544,7 @@ func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
-	if t.channel(channel) != nil {
+	if t.channelIndex(channel) >= 0 {
 		return false
 	}
 	db.createChannelLocked(t, channel)
@@ -546,7 +566,7 @@ func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed 
 		channels = append(channels, t.channels[i].name.Value())
 	}
 	for i := len(t.producers) - 1; i >= 0; i-- {
-		db.removeProducerLocked(s, t.producers[i].rec)
+		db.removeProducerLocked(s, t, i)
 	}
 	db.deleteTopicLocked(s, t)
 	slices.Sort(channels)
@@ -562,16 +582,17 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	if t == nil {
 		return false
 	}
-	i := t.channelIndex(channel)
-	if i < 0 {
+	ci := t.channelIndex(channel)
+	if ci < 0 {
 		return false
 	}
-	for _, tp := range t.producers {
-		if tp.rec.leaveChannel(&t.channels[i]) {
+	for j := range t.producers {
+		if members := &t.producers[j].channels; members.has(ci) {
+			members.remove(ci)
 			db.memberships.Add(-1)
 		}
 	}
-	t.channels = removeAt(t.channels, i, func(channelEntry, int) {})
+	t.removeChannel(ci)
 	db.channelCount.Add(-1)
 	return true
 }
@@ -585,27 +606,26 @@ func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
 	now := db.now().UnixNano()
 	var marked []PeerInfo
 	s := db.shardFor(topic)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	t := s.topics[topic]
 	if t == nil {
 		return nil
 	}
-	for _, tp := range t.producers {
+	for j := range t.producers {
+		tp := &t.producers[j]
 		info := &tp.peer.info
 		httpPort := strconv.Itoa(info.HTTPPort)
 		matches := node == info.BroadcastAddress+":"+httpPort ||
 			(splitErr == nil && host == info.BroadcastAddress && port == httpPort)
 		if matches {
-			tp.rec.tombstonedAt.Store(now)
+			tp.tombstonedAt = now
 			marked = append(marked, *info)
 		}
 	}
-	if len(marked) > 0 {
-		// Only ever forward, when tombstones race.
-		for prev := t.lastTombstonedAt.Load(); prev < now && !t.lastTombstonedAt.CompareAndSwap(prev, now); {
-			prev = t.lastTombstonedAt.Load()
-		}
+	if len(marked) > 0 && now > t.lastTombstonedAt.Load() {
+		// Tombstones of one topic are serialized by the shard lock.
+		t.lastTombstonedAt.Store(now)
 	}
 	return marked
 }
@@ -688,10 +708,10 @@ func (db *RegistrationDB) LookupAppend(topic string, channels []string, producer
 	if producers == nil {
 		producers = make([]PeerInfo, 0, len(t.producers))
 	}
-	// Producer records are read only when some tombstone may still be live.
-	recentTombstone := time.Duration(now-t.lastTombstonedAt.Load()) < db.tombstoneLifetime
-	for _, tp := range t.producers {
-		if db.isActive(tp.peer, now) && !(recentTombstone && db.isTombstoned(tp.rec, now)) {
+	recentTombstone := db.recentTombstone(t, now)
+	for j := range t.producers {
+		tp := &t.producers[j]
+		if db.isActive(tp.peer, now) && !(recentTombstone && db.isTombstoned(tp.tombstonedAt, now)) {
 			producers = append(producers, tp.peer.info)
 		}
 	}
@@ -727,40 +747,48 @@ func (db *RegistrationDB) Nodes() []NodeInfo {
 
 	nodes := make([]NodeInfo, len(peers))
 	for i, p := range peers {
-		prs := db.peerTopics(p)
+		topics := db.peerTopics(p)
 		node := NodeInfo{
 			PeerInfo:   p.info,
-			Topics:     make([]string, len(prs)),
-			Tombstones: make([]bool, len(prs)),
+			Topics:     make([]string, len(topics)),
+			Tombstones: make([]bool, len(topics)),
 		}
-		for j, pr := range prs {
-			node.Topics[j] = pr.topic.name
-			node.Tombstones[j] = db.isTombstoned(pr, now)
+		for j, t := range topics {
+			node.Topics[j] = t.name
+			node.Tombstones[j] = db.recentTombstone(t, now) && db.peerTombstoned(t, p, now)
 		}
 		nodes[i] = node
 	}
 	return nodes
 }
 
-// peerTopics returns the peer's producer records sorted by topic name,
-// rebuilding the peer's cached order only when its topic set has changed.
-// The records' topic names never change and their tombstone times are
-// atomic, so they are safe to read without the shard locks.
-func (db *RegistrationDB) peerTopics(p *peerEntry) []*producer {
+// peerTopics returns the peer's topics sorted by name, rebuilding the peer's
+// cached order only when its topic set has changed. Topic names never
+// change, so the entries' names are safe to read without the shard locks.
+func (db *RegistrationDB) peerTopics(p *peerEntry) []*topicEntry {
 	gen := p.topicsGen.Load()
 	if c := p.sortedTopics.Load(); c != nil && c.gen == gen {
-		return c.producers
+		return c.topics
 	}
-	var prs []*producer
+	var topics []*topicEntry
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()
-		prs = append(prs, s.byPeer[p]...)
+		topics = append(topics, s.byPeer[p]...)
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(prs, func(a, b *producer) int { return cmp.Compare(a.topic.name, b.topic.name) })
-	p.sortedTopics.Store(&peerTopicsCache{gen: gen, producers: prs})
-	return prs
+	slices.SortFunc(topics, func(a, b *topicEntry) int { return cmp.Compare(a.name, b.name) })
+	p.sortedTopics.Store(&peerTopicsCache{gen: gen, topics: topics})
+	return topics
+}
+
+// peerTombstoned reports whether the peer is tombstoned in topic t.
+func (db *RegistrationDB) peerTombstoned(t *topicEntry, p *peerEntry, now int64) bool {
+	s := &db.shards[t.shard]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i := t.producerIndex(p)
+	return i >= 0 && db.isTombstoned(t.producers[i].tombstonedAt, now)
 }
 
 // Debug returns every registration that has peers, with no activity or
@@ -783,18 +811,18 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 		for _, t := range s.topics {
 			if len(t.producers) > 0 {
 				reg := DebugRegistration{Category: "topic", Key: t.name}
-				for _, tp := range t.producers {
-					reg.Producers = append(reg.Producers, debugProducer(tp.peer, tp.rec.tombstonedAt.Load()))
+				for j := range t.producers {
+					reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, t.producers[j].tombstonedAt))
 				}
 				regs = append(regs, reg)
 			}
-			for i := range t.channels {
-				c := &t.channels[i]
+			for ci := range t.channels {
+				c := &t.channels[ci]
 				if c.peers > 0 {
 					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name.Value()}
-					for _, tp := range t.producers {
-						if tp.rec.hasChannel(c) {
-							reg.Producers = append(reg.Producers, debugProducer(tp.peer, 0))
+					for j := range t.producers {
+						if t.producers[j].channels.has(ci) {
+							reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, 0))
 						}
 					}
 					regs = append(regs, reg)
@@ -867,24 +895,31 @@ func (db *RegistrationDB) isActive(p *peerEntry, now int64) bool {
 	return true
 }
 
-func (db *RegistrationDB) isTombstoned(pr *producer, now int64) bool {
-	at := pr.tombstonedAt.Load()
+// isTombstoned reports whether a tombstone set at unix-ns time at (0 for
+// none) is still in force at now.
+func (db *RegistrationDB) isTombstoned(at, now int64) bool {
 	return at != 0 && time.Duration(now-at) < db.tombstoneLifetime
 }
 
+// recentTombstone reports whether any producer of t may be tombstoned at
+// now, which is what makes it worth looking at each one.
+func (db *RegistrationDB) recentTombstone(t *topicEntry, now int64) bool {
+	return db.isTombstoned(t.lastTombstonedAt.Load(), now)
+}
+
 func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
-	t := newTopicEntry(name)
+	t := newTopicEntry(name, shardIndex(name))
 	s.topics[t.name] = t
 	db.topicCount.Add(1)
 	db.topicsGen.Add(1)
 	return t
 }
 
-func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) *channelEntry {
-	t.channels = append(t.channels, channelEntry{name: unique.Make(name), id: t.nextChannelID})
-	t.nextChannelID++
+// createChannelLocked adds channel name to t and returns its index.
+func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) int {
+	t.channels = append(t.channels, channelEntry{name: unique.Make(name)})
 	db.channelCount.Add(1)
-	return &t.channels[len(t.channels)-1]
+	return len(t.channels) - 1
 }
 
 func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
@@ -894,20 +929,22 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 	db.topicsGen.Add(1)
 }
 
-// removeProducerLocked takes pr out of its topic and out of its peer's index
-// in shard s (swap-remove, keeping indexes right).
-func (db *RegistrationDB) removeProducerLocked(s *shard, pr *producer) {
-	p := pr.peer
-	pr.topic.removeProducer(pr)
-	left, dropped := pr.leaveAllChannels()
+// removeProducerLocked takes producer i out of topic t and t out of the
+// peer's index in shard s (both swap-removes, keeping indexes right).
+func (db *RegistrationDB) removeProducerLocked(s *shard, t *topicEntry, i int) {
+	p := t.producers[i].peer
+	left, dropped := t.leaveAllChannels(i)
 	db.memberships.Add(-1 - int64(left))
 	db.channelCount.Add(-int64(dropped))
-	prs := removeAt(s.byPeer[p], pr.index, func(moved *producer, i int) { moved.index = i })
-	if len(prs) == 0 {
+	topics := removeAt(s.byPeer[p], int(t.producers[i].peerIndex), func(moved *topicEntry, k int) {
+		moved.producers[moved.producerIndex(p)].peerIndex = int32(k)
+	})
+	if len(topics) == 0 {
 		delete(s.byPeer, p)
 	} else {
-		s.byPeer[p] = prs
+		s.byPeer[p] = topics
 	}
+	t.producers = removeAt(t.producers, i, func(topicProducer, int) {})
 	p.topicsGen.Add(1)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -223,36 +224,26 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 		s.mu.RLock()
 		topicMembers := 0
 		for name, te := range s.topics {
-			if te.name != name || db.shardFor(name) != s {
-				t.Errorf("topic %q filed under %q in shard %d", te.name, name, i)
+			if te.name != name || db.shardFor(name) != s || int(te.shard) != i {
+				t.Errorf("topic %q filed under %q in shard %d, says shard %d", te.name, name, i, te.shard)
 			}
 			topics++
 			channels += len(te.channels)
 			seenPeers := map[*peerEntry]bool{}
-			for j, tp := range te.producers {
-				pr, p := tp.rec, tp.peer
-				if pr.peer != p {
-					t.Errorf("topic %q: producer %d lists peer %s, its record %s", name, j, p.info.ID, pr.peer.info.ID)
-				}
+			for j := range te.producers {
+				tp := &te.producers[j]
+				p := tp.peer
 				topicMembers++
 				if seenPeers[p] {
 					t.Errorf("topic %q: peer %s listed twice", name, p.info.ID)
 				}
 				seenPeers[p] = true
-				if pr.topicIndex != j {
-					t.Errorf("topic %q: producer %s at %d records index %d", name, p.info.ID, j, pr.topicIndex)
-				}
-				seenIDs := map[uint32]bool{}
-				for _, id := range pr.channels {
-					if te.channelIndexByID(id) < 0 || seenIDs[id] {
-						t.Errorf("topic %q: producer %s holds a deleted or repeated channel ID %d", name, p.info.ID, id)
+				for _, ci := range tp.channels.appendIndexes(nil) {
+					if ci >= len(te.channels) {
+						t.Errorf("topic %q: producer %s holds channel index %d of %d", name, p.info.ID, ci, len(te.channels))
 					}
-					seenIDs[id] = true
 				}
-				if pr.topic != te {
-					t.Errorf("topic %q: producer record of %s points elsewhere", name, p.info.ID)
-				}
-				if pr.index >= len(s.byPeer[p]) || s.byPeer[p][pr.index] != pr {
+				if k := int(tp.peerIndex); k >= len(s.byPeer[p]) || s.byPeer[p][k] != te {
 					t.Errorf("topic %q: producer %s missing from its peer index", name, p.info.ID)
 				}
 				if db.peers[p.info.ID] != p {
@@ -260,18 +251,16 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				}
 			}
 			seenChannels := map[string]bool{}
-			seenChannelIDs := map[uint32]bool{}
-			for j := range te.channels {
-				c := &te.channels[j]
+			for ci := range te.channels {
+				c := &te.channels[ci]
 				cname := c.name.Value()
-				if seenChannels[cname] || seenChannelIDs[c.id] || c.id >= te.nextChannelID {
-					t.Errorf("topic %q: channel %q (ID %d) duplicated or numbered past %d", name, cname, c.id, te.nextChannelID)
+				if seenChannels[cname] {
+					t.Errorf("topic %q: channel %q duplicated", name, cname)
 				}
 				seenChannels[cname] = true
-				seenChannelIDs[c.id] = true
 				members := 0
-				for _, tp := range te.producers {
-					if tp.rec.hasChannel(c) {
+				for j := range te.producers {
+					if te.producers[j].channels.has(ci) {
 						members++
 					}
 				}
@@ -282,14 +271,15 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			}
 		}
 		indexed := 0
-		for p, prs := range s.byPeer {
-			if len(prs) == 0 {
+		for p, topicsOfPeer := range s.byPeer {
+			if len(topicsOfPeer) == 0 {
 				t.Errorf("shard %d: empty index kept for %s", i, p.info.ID)
 			}
-			for j, pr := range prs {
+			for k, te := range topicsOfPeer {
 				indexed++
-				if pr.index != j || s.topics[pr.topic.name] != pr.topic || pr.topic.producerOf(p) != pr {
-					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, j, p.info.ID, pr.topic.name)
+				j := te.producerIndex(p)
+				if s.topics[te.name] != te || j < 0 || int(te.producers[j].peerIndex) != k {
+					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, k, p.info.ID, te.name)
 				}
 			}
 		}
@@ -1522,4 +1512,223 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 	}
 	test.Equal(t, []DebugRegistration(nil), db.Debug(), "Debug after every peer disconnected")
 	test.Equal(t, 0, db.Stats().Peers, "peers after every peer disconnected")
+}
+
+// storeModel is a plain statement of the registration semantics, for
+// TestRegistrationDBAgainstModel.
+type storeModel struct {
+	peers  map[string]bool
+	topics map[string]*modelTopic
+}
+
+type modelTopic struct {
+	channels map[string]bool
+	members  map[string]map[string]bool // peer -> channels it is in
+}
+
+func (m *storeModel) topic(name string) *modelTopic {
+	mt := m.topics[name]
+	if mt == nil {
+		mt = &modelTopic{channels: map[string]bool{}, members: map[string]map[string]bool{}}
+		m.topics[name] = mt
+	}
+	return mt
+}
+
+// leaveChannel takes peer out of channel c of topic mt, deleting the
+// channel if it is ephemeral and left without members.
+func (mt *modelTopic) leaveChannel(peer, c string) {
+	delete(mt.members[peer], c)
+	if !protocol.IsEphemeral(c) {
+		return
+	}
+	for _, in := range mt.members {
+		if in[c] {
+			return
+		}
+	}
+	delete(mt.channels, c)
+}
+
+// leaveTopic takes peer out of topic name and its channels, deleting the
+// topic if it is ephemeral and left without members.
+func (m *storeModel) leaveTopic(peer, name string) {
+	mt := m.topics[name]
+	for c := range mt.members[peer] {
+		mt.leaveChannel(peer, c)
+	}
+	delete(mt.members, peer)
+	if protocol.IsEphemeral(name) && len(mt.members) == 0 {
+		delete(m.topics, name)
+	}
+}
+
+func (m *storeModel) apply(cmd string) {
+	f := strings.Fields(cmd)
+	switch {
+	case f[0] == "CREATE":
+		mt := m.topic(f[1])
+		if len(f) == 3 {
+			mt.channels[f[2]] = true
+		}
+	case f[0] == "DELETE" && len(f) == 2:
+		delete(m.topics, f[1])
+	case f[0] == "DELETE":
+		if mt := m.topics[f[1]]; mt != nil {
+			delete(mt.channels, f[2])
+			for _, in := range mt.members {
+				delete(in, f[2])
+			}
+		}
+	case f[1] == "CLOSE":
+		if m.peers[f[0]] {
+			for name, mt := range m.topics {
+				if mt.members[f[0]] != nil {
+					m.leaveTopic(f[0], name)
+				}
+			}
+		}
+		delete(m.peers, f[0])
+	default:
+		m.peers[f[0]] = true
+		switch {
+		case f[1] == "REGISTER":
+			mt := m.topic(f[2])
+			if mt.members[f[0]] == nil {
+				mt.members[f[0]] = map[string]bool{}
+			}
+			if len(f) == 4 {
+				mt.channels[f[3]] = true
+				mt.members[f[0]][f[3]] = true
+			}
+		case f[1] == "UNREGISTER" && len(f) == 3:
+			if mt := m.topics[f[2]]; mt != nil {
+				if mt.members[f[0]] != nil {
+					m.leaveTopic(f[0], f[2])
+				} else if protocol.IsEphemeral(f[2]) && len(mt.members) == 0 {
+					delete(m.topics, f[2])
+				}
+			}
+		case f[1] == "UNREGISTER":
+			if mt := m.topics[f[2]]; mt != nil && mt.members[f[0]][f[3]] {
+				mt.leaveChannel(f[0], f[3])
+			}
+		}
+	}
+}
+
+// state is what the store should show, in dbState's terms. Peers are named
+// so that their order is their name's.
+func (m *storeModel) state() dbState {
+	st := dbState{Channels: map[string][]string{}, Producers: map[string][]string{}}
+	st.Stats.Peers = len(m.peers)
+	st.Stats.Registrations = len(m.peers)
+	peerTopics := map[string][]string{}
+	for name, mt := range m.topics {
+		st.Topics = append(st.Topics, name)
+		st.Channels[name] = append([]string{}, slices.Sorted(maps.Keys(mt.channels))...)
+		st.Producers[name] = append([]string{}, slices.Sorted(maps.Keys(mt.members))...)
+		if len(mt.members) > 0 {
+			st.Debug = append(st.Debug, "topic:"+name+": "+strings.Join(st.Producers[name], ","))
+		}
+		for c := range mt.channels {
+			var in []string
+			for peer, chans := range mt.members {
+				if chans[c] {
+					in = append(in, peer)
+				}
+			}
+			if len(in) > 0 {
+				slices.Sort(in)
+				st.Debug = append(st.Debug, "channel:"+name+":"+c+" "+strings.Join(in, ","))
+			}
+			st.Stats.Registrations += len(in)
+		}
+		for peer := range mt.members {
+			peerTopics[peer] = append(peerTopics[peer], name)
+		}
+		st.Stats.Registrations += len(mt.members)
+		st.Stats.Channels += len(mt.channels)
+	}
+	st.Stats.Topics = len(st.Topics)
+	if len(m.peers) > 0 {
+		st.Debug = append(st.Debug, "client:: "+strings.Join(slices.Sorted(maps.Keys(m.peers)), ","))
+	}
+	for _, peer := range slices.Sorted(maps.Keys(m.peers)) {
+		slices.Sort(peerTopics[peer])
+		st.Nodes = append(st.Nodes, strings.TrimSpace(peer+": "+strings.Join(peerTopics[peer], " ")))
+	}
+	slices.Sort(st.Topics)
+	slices.Sort(st.Debug)
+	if st.Topics == nil {
+		st.Topics = []string{}
+	}
+	if st.Nodes == nil {
+		st.Nodes = []string{}
+	}
+	if st.Debug == nil {
+		st.Debug = []string{}
+	}
+	return st
+}
+
+// TestRegistrationDBAgainstModel runs random command sequences, with topics
+// of over 128 channels and ephemeral topics and channels coming and going,
+// and compares everything the store shows with the model after each step.
+func TestRegistrationDBAgainstModel(t *testing.T) {
+	const channelNames = 260
+	topics := []string{"t", "e#ephemeral"}
+	channel := func(r *rand.Rand) string {
+		n := r.IntN(channelNames)
+		if n%3 == 0 {
+			return "c" + strconv.Itoa(n) + "#ephemeral"
+		}
+		return "c" + strconv.Itoa(n)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 0))
+			db, _ := newClockedDB()
+			s := newDBScript(db)
+			m := &storeModel{peers: map[string]bool{}, topics: map[string]*modelTopic{}}
+			most := 0 // channels of the widest topic seen
+			for step := 0; step < 3000; step++ {
+				peer := string(rune('a' + r.IntN(3)))
+				topic := topics[r.IntN(len(topics))]
+				var cmd string
+				switch op := r.IntN(1000); {
+				case op < 500:
+					cmd = peer + " REGISTER " + topic + " " + channel(r)
+				case op < 540:
+					cmd = peer + " REGISTER " + topic
+				case op < 760:
+					cmd = peer + " UNREGISTER " + topic + " " + channel(r)
+				case op < 790:
+					cmd = peer + " UNREGISTER " + topic
+				case op < 810:
+					cmd = peer + " CLOSE"
+				case op < 830:
+					cmd = "DELETE " + topic + " " + channel(r)
+				case op < 831:
+					cmd = "DELETE " + topic
+				case op < 930:
+					cmd = "CREATE " + topic + " " + channel(r)
+				default:
+					cmd = peer + " PING"
+				}
+				s.run(t, cmd)
+				m.apply(cmd)
+				want := m.state()
+				if got := dbSnapshot(t, db); !reflect.DeepEqual(got, want) {
+					t.Fatalf("after step %d %q:\n got %+v\nwant %+v", step, cmd, got, want)
+				}
+				for _, cs := range want.Channels {
+					most = max(most, len(cs))
+				}
+			}
+			if most <= 128 {
+				t.Errorf("no topic reached more than 128 channels (most: %d); the test missed the wide channel sets", most)
+			}
+		})
+	}
 }
