@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 	"unsafe"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
@@ -118,6 +117,57 @@ type shard struct {
 	mu     sync.RWMutex
 	topics map[string]*topicEntry
 	byPeer map[*peerEntry][]*topicEntry
+	// channelNames holds the names of the channels of the shard's topics.
+	channelNames nameTable
+}
+
+// nameTable interns channel names, counting references. The same few names
+// recur across topics, and a channel that holds an ID instead of a string
+// has no pointer for the garbage collector to trace.
+type nameTable struct {
+	ids   map[string]uint32
+	names []string
+	refs  []int32
+	free  []uint32
+}
+
+// acquire returns the ID of name, adding a reference.
+func (nt *nameTable) acquire(name string) uint32 {
+	if id, ok := nt.ids[name]; ok {
+		nt.refs[id]++
+		return id
+	}
+	name = strings.Clone(name)
+	var id uint32
+	if n := len(nt.free); n > 0 {
+		id = nt.free[n-1]
+		nt.free = nt.free[:n-1]
+		nt.names[id], nt.refs[id] = name, 1
+	} else {
+		id = uint32(len(nt.names))
+		nt.names = append(nt.names, name)
+		nt.refs = append(nt.refs, 1)
+	}
+	if nt.ids == nil {
+		nt.ids = make(map[string]uint32)
+	}
+	nt.ids[name] = id
+	return id
+}
+
+// release drops a reference to ID id, forgetting the name with the last.
+func (nt *nameTable) release(id uint32) {
+	if nt.refs[id]--; nt.refs[id] == 0 {
+		delete(nt.ids, nt.names[id])
+		nt.names[id] = ""
+		nt.free = append(nt.free, id)
+	}
+}
+
+// lookup returns the ID of name, if it has one.
+func (nt *nameTable) lookup(name string) (uint32, bool) {
+	id, ok := nt.ids[name]
+	return id, ok
 }
 
 // topicEntry is a topic registration, holding its members by value. A store
@@ -128,7 +178,6 @@ type shard struct {
 // sets rather than in objects of its own. Producers and channels are kept
 // in slices rather than maps; removal is by index (swap with the last).
 type topicEntry struct {
-	name      string
 	producers []topicProducer
 	// channels are held by value: no object of their own to trace.
 	// Producers refer to them by index.
@@ -139,9 +188,13 @@ type topicEntry struct {
 	lastTombstonedAt atomic.Int64
 	// shard is the index of the shard the topic is filed in.
 	shard uint8
+	// nameLen is the length of the name in nameBuf; a longer name than
+	// nameBuf holds is in longName instead.
+	nameLen  uint8
+	longName string
 
 	// Inline storage for the name and the first producers and channels,
-	// sized so that the entry fills the 352-byte allocation class.
+	// sized so that the entry fills the 320-byte allocation class.
 	nameBuf     [maxInlineName]byte
 	producerBuf [inlineProducers]topicProducer
 	channelBuf  [inlineChannels]channelEntry
@@ -150,7 +203,7 @@ type topicEntry struct {
 const (
 	maxInlineName   = 64 // topic names are at most 64 bytes
 	inlineProducers = 2
-	inlineChannels  = 6
+	inlineChannels  = 8
 )
 
 // topicProducer is one peer's membership of a topic, and of channels of
@@ -172,15 +225,23 @@ type topicProducer struct {
 func newTopicEntry(name string, shardIndex int) *topicEntry {
 	t := &topicEntry{shard: uint8(shardIndex)}
 	if len(name) <= maxInlineName {
-		n := copy(t.nameBuf[:], name)
-		// The bytes are never written again, so the string stays immutable.
-		t.name = unsafe.String(&t.nameBuf[0], n)
+		t.nameLen = uint8(copy(t.nameBuf[:], name))
 	} else {
-		t.name = strings.Clone(name)
+		t.longName = strings.Clone(name)
 	}
 	t.producers = t.producerBuf[:0]
 	t.channels = t.channelBuf[:0]
 	return t
+}
+
+// name returns the topic's name. It is built on each call rather than kept
+// in a field, where it would be a pointer for the garbage collector to trace;
+// nameBuf is never written again after creation, so it stays immutable.
+func (t *topicEntry) name() string {
+	if t.longName != "" {
+		return t.longName
+	}
+	return unsafe.String(&t.nameBuf[0], int(t.nameLen))
 }
 
 // producerIndex returns the index of the peer in the topic's producers, -1
@@ -196,10 +257,12 @@ func (t *topicEntry) producerIndex(p *peerEntry) int {
 
 // channelIndex returns the index of the named channel registration, -1 if
 // there is none.
-func (t *topicEntry) channelIndex(name string) int {
-	for i := range t.channels {
-		if t.channels[i].name.Value() == name {
-			return i
+func (t *topicEntry) channelIndex(names *nameTable, name string) int {
+	if id, ok := names.lookup(name); ok {
+		for i := range t.channels {
+			if t.channels[i].name == id {
+				return i
+			}
 		}
 	}
 	return -1
@@ -207,7 +270,8 @@ func (t *topicEntry) channelIndex(name string) int {
 
 // removeChannel deletes channel ci, which no producer may hold, moving the
 // last channel into its place and renumbering that one in every producer.
-func (t *topicEntry) removeChannel(ci int) {
+func (t *topicEntry) removeChannel(names *nameTable, ci int) {
+	names.release(t.channels[ci].name)
 	last := len(t.channels) - 1
 	t.channels = removeAt(t.channels, ci, func(channelEntry, int) {})
 	if ci != last {
@@ -219,19 +283,19 @@ func (t *topicEntry) removeChannel(ci int) {
 
 // dropChannelIfEphemeralEmpty deletes channel ci if it is ephemeral and has
 // no peers left, reporting whether it did.
-func (t *topicEntry) dropChannelIfEphemeralEmpty(ci int) bool {
+func (t *topicEntry) dropChannelIfEphemeralEmpty(names *nameTable, ci int) bool {
 	c := &t.channels[ci]
-	if c.peers > 0 || !protocol.IsEphemeral(c.name.Value()) {
+	if c.peers > 0 || !protocol.IsEphemeral(names.names[c.name]) {
 		return false
 	}
-	t.removeChannel(ci)
+	t.removeChannel(names, ci)
 	return true
 }
 
 // leaveAllChannels takes producer i out of every channel of the topic,
 // deleting the ephemeral ones it leaves empty. It returns how many channels
 // it left and how many it deleted.
-func (t *topicEntry) leaveAllChannels(i int) (left, dropped int) {
+func (t *topicEntry) leaveAllChannels(names *nameTable, i int) (left, dropped int) {
 	var buf [16]int
 	members := t.producers[i].channels.appendIndexes(buf[:0])
 	t.producers[i].channels = channelSet{}
@@ -240,7 +304,7 @@ func (t *topicEntry) leaveAllChannels(i int) (left, dropped int) {
 	for k := len(members) - 1; k >= 0; k-- {
 		ci := members[k]
 		t.channels[ci].peers--
-		if t.dropChannelIfEphemeralEmpty(ci) {
+		if t.dropChannelIfEphemeralEmpty(names, ci) {
 			dropped++
 		}
 	}
@@ -264,8 +328,7 @@ func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
 // their producers (topicProducer.channels); the channel only counts them,
 // which is all that ephemeral cleanup needs.
 type channelEntry struct {
-	// name is interned: the same few channel names recur across topics.
-	name  unique.Handle[string]
+	name  uint32 // ID in the shard's channelNames
 	peers int32
 }
 
@@ -414,9 +477,9 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 		topicAdded = true
 	}
 	if channel != "" {
-		ci := t.channelIndex(channel)
+		ci := t.channelIndex(&s.channelNames, channel)
 		if ci < 0 {
-			ci = db.createChannelLocked(t, channel)
+			ci = db.createChannelLocked(s, t, channel)
 		}
 		if members := &t.producers[i].channels; !members.has(ci) {
 			members.add(ci)
@@ -444,7 +507,7 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	if t == nil {
 		return false
 	}
-	ci := t.channelIndex(channel)
+	ci := t.channelIndex(&s.channelNames, channel)
 	i := t.producerIndex(p)
 	if ci < 0 || i < 0 || !t.producers[i].channels.has(ci) {
 		return false
@@ -452,7 +515,7 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	t.producers[i].channels.remove(ci)
 	t.channels[ci].peers--
 	db.memberships.Add(-1)
-	if t.dropChannelIfEphemeralEmpty(ci) {
+	if t.dropChannelIfEphemeralEmpty(&s.channelNames, ci) {
 		db.channelCount.Add(-1)
 	}
 	return true
@@ -471,7 +534,7 @@ func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels 
 	}
 	if i := t.producerIndex(p); i >= 0 {
 		for _, ci := range t.producers[i].channels.appendIndexes(nil) {
-			channels = append(channels, t.channels[ci].name.Value())
+			channels = append(channels, s.channelNames.names[t.channels[ci].name])
 		}
 		db.removeProducerLocked(s, t, i)
 		removed = true
@@ -506,7 +569,7 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 		s.mu.Lock()
 		for _, t := range s.byPeer[p] {
 			i := t.producerIndex(p)
-			left, dropped := t.leaveAllChannels(i)
+			left, dropped := t.leaveAllChannels(&s.channelNames, i)
 			t.producers = removeAt(t.producers, i, func(topicProducer, int) {})
 			removed.Topics++
 			removed.Channels += left
@@ -544,10 +607,10 @@ func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
 	if t == nil {
 		t = db.createTopicLocked(s, topic)
 	}
-	if t.channelIndex(channel) >= 0 {
+	if t.channelIndex(&s.channelNames, channel) >= 0 {
 		return false
 	}
-	db.createChannelLocked(t, channel)
+	db.createChannelLocked(s, t, channel)
 	return true
 }
 
@@ -563,7 +626,7 @@ func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed 
 		return nil, false
 	}
 	for i := range t.channels {
-		channels = append(channels, t.channels[i].name.Value())
+		channels = append(channels, s.channelNames.names[t.channels[i].name])
 	}
 	for i := len(t.producers) - 1; i >= 0; i-- {
 		db.removeProducerLocked(s, t, i)
@@ -582,7 +645,7 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 	if t == nil {
 		return false
 	}
-	ci := t.channelIndex(channel)
+	ci := t.channelIndex(&s.channelNames, channel)
 	if ci < 0 {
 		return false
 	}
@@ -592,7 +655,7 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 			db.memberships.Add(-1)
 		}
 	}
-	t.removeChannel(ci)
+	t.removeChannel(&s.channelNames, ci)
 	db.channelCount.Add(-1)
 	return true
 }
@@ -670,7 +733,7 @@ func (db *RegistrationDB) Channels(topic string) []string {
 	if t != nil {
 		names = make([]string, 0, len(t.channels))
 		for _, c := range t.channels {
-			names = append(names, c.name.Value())
+			names = append(names, s.channelNames.names[c.name])
 		}
 	}
 	s.mu.RUnlock()
@@ -703,7 +766,7 @@ func (db *RegistrationDB) LookupAppend(topic string, channels []string, producer
 		channels = make([]string, 0, len(t.channels))
 	}
 	for _, c := range t.channels {
-		channels = append(channels, c.name.Value())
+		channels = append(channels, s.channelNames.names[c.name])
 	}
 	if producers == nil {
 		producers = make([]PeerInfo, 0, len(t.producers))
@@ -754,7 +817,7 @@ func (db *RegistrationDB) Nodes() []NodeInfo {
 			Tombstones: make([]bool, len(topics)),
 		}
 		for j, t := range topics {
-			node.Topics[j] = t.name
+			node.Topics[j] = t.name()
 			node.Tombstones[j] = db.recentTombstone(t, now) && db.peerTombstoned(t, p, now)
 		}
 		nodes[i] = node
@@ -777,7 +840,7 @@ func (db *RegistrationDB) peerTopics(p *peerEntry) []*topicEntry {
 		topics = append(topics, s.byPeer[p]...)
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(topics, func(a, b *topicEntry) int { return cmp.Compare(a.name, b.name) })
+	slices.SortFunc(topics, func(a, b *topicEntry) int { return cmp.Compare(a.name(), b.name()) })
 	p.sortedTopics.Store(&peerTopicsCache{gen: gen, topics: topics})
 	return topics
 }
@@ -810,7 +873,7 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 		s.mu.RLock()
 		for _, t := range s.topics {
 			if len(t.producers) > 0 {
-				reg := DebugRegistration{Category: "topic", Key: t.name}
+				reg := DebugRegistration{Category: "topic", Key: t.name()}
 				for j := range t.producers {
 					reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, t.producers[j].tombstonedAt))
 				}
@@ -819,7 +882,7 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 			for ci := range t.channels {
 				c := &t.channels[ci]
 				if c.peers > 0 {
-					reg := DebugRegistration{Category: "channel", Key: t.name, SubKey: c.name.Value()}
+					reg := DebugRegistration{Category: "channel", Key: t.name(), SubKey: s.channelNames.names[c.name]}
 					for j := range t.producers {
 						if t.producers[j].channels.has(ci) {
 							reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, 0))
@@ -909,21 +972,25 @@ func (db *RegistrationDB) recentTombstone(t *topicEntry, now int64) bool {
 
 func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
 	t := newTopicEntry(name, shardIndex(name))
-	s.topics[t.name] = t
+	s.topics[t.name()] = t
 	db.topicCount.Add(1)
 	db.topicsGen.Add(1)
 	return t
 }
 
-// createChannelLocked adds channel name to t and returns its index.
-func (db *RegistrationDB) createChannelLocked(t *topicEntry, name string) int {
-	t.channels = append(t.channels, channelEntry{name: unique.Make(name)})
+// createChannelLocked adds channel name to t, a topic of shard s, and
+// returns its index.
+func (db *RegistrationDB) createChannelLocked(s *shard, t *topicEntry, name string) int {
+	t.channels = append(t.channels, channelEntry{name: s.channelNames.acquire(name)})
 	db.channelCount.Add(1)
 	return len(t.channels) - 1
 }
 
 func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
-	delete(s.topics, t.name)
+	for _, c := range t.channels {
+		s.channelNames.release(c.name)
+	}
+	delete(s.topics, t.name())
 	db.topicCount.Add(-1)
 	db.channelCount.Add(-int64(len(t.channels)))
 	db.topicsGen.Add(1)
@@ -933,7 +1000,7 @@ func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
 // peer's index in shard s (both swap-removes, keeping indexes right).
 func (db *RegistrationDB) removeProducerLocked(s *shard, t *topicEntry, i int) {
 	p := t.producers[i].peer
-	left, dropped := t.leaveAllChannels(i)
+	left, dropped := t.leaveAllChannels(&s.channelNames, i)
 	db.memberships.Add(-1 - int64(left))
 	db.channelCount.Add(-int64(dropped))
 	topics := removeAt(s.byPeer[p], int(t.producers[i].peerIndex), func(moved *topicEntry, k int) {
@@ -952,7 +1019,7 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, t *topicEntry, i int) {
 // producers, with its channels: none of them can have peers, as a peer in a
 // channel is always in its topic.
 func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, t *topicEntry) {
-	if len(t.producers) == 0 && protocol.IsEphemeral(t.name) && s.topics[t.name] == t {
+	if len(t.producers) == 0 && protocol.IsEphemeral(t.name()) && s.topics[t.name()] == t {
 		db.deleteTopicLocked(s, t)
 	}
 }

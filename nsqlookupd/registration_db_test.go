@@ -223,9 +223,10 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 		s := &db.shards[i]
 		s.mu.RLock()
 		topicMembers := 0
+		nameRefs := map[uint32]int32{}
 		for name, te := range s.topics {
-			if te.name != name || db.shardFor(name) != s || int(te.shard) != i {
-				t.Errorf("topic %q filed under %q in shard %d, says shard %d", te.name, name, i, te.shard)
+			if te.name() != name || db.shardFor(name) != s || int(te.shard) != i {
+				t.Errorf("topic %q filed under %q in shard %d, says shard %d", te.name(), name, i, te.shard)
 			}
 			topics++
 			channels += len(te.channels)
@@ -253,7 +254,8 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			seenChannels := map[string]bool{}
 			for ci := range te.channels {
 				c := &te.channels[ci]
-				cname := c.name.Value()
+				cname := s.channelNames.names[c.name]
+				nameRefs[c.name]++
 				if seenChannels[cname] {
 					t.Errorf("topic %q: channel %q duplicated", name, cname)
 				}
@@ -270,6 +272,20 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				memberships += members
 			}
 		}
+		nt := &s.channelNames
+		if len(nt.ids)+len(nt.free) != len(nt.names) || len(nt.refs) != len(nt.names) {
+			t.Errorf("shard %d: channel name table holds %d names, %d in use, %d free", i, len(nt.names), len(nt.ids), len(nt.free))
+		}
+		for cname, id := range nt.ids {
+			if nt.names[id] != cname || nt.refs[id] != nameRefs[id] || nameRefs[id] == 0 {
+				t.Errorf("shard %d: channel name %q (ID %d) counts %d references, channels make %d", i, cname, id, nt.refs[id], nameRefs[id])
+			}
+		}
+		for _, id := range nt.free {
+			if nt.names[id] != "" || nt.refs[id] != 0 || nameRefs[id] != 0 {
+				t.Errorf("shard %d: free channel name ID %d still in use", i, id)
+			}
+		}
 		indexed := 0
 		for p, topicsOfPeer := range s.byPeer {
 			if len(topicsOfPeer) == 0 {
@@ -278,8 +294,8 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			for k, te := range topicsOfPeer {
 				indexed++
 				j := te.producerIndex(p)
-				if s.topics[te.name] != te || j < 0 || int(te.producers[j].peerIndex) != k {
-					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, k, p.info.ID, te.name)
+				if s.topics[te.name()] != te || j < 0 || int(te.producers[j].peerIndex) != k {
+					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, k, p.info.ID, te.name())
 				}
 			}
 		}
