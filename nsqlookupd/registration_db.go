@@ -2,11 +2,10 @@ package nsqlookupd
 
 import (
 	"cmp"
-	"math/bits"
+	"hash/maphash"
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,10 +82,13 @@ type RegistrationDB struct {
 	inactiveTimeout   time.Duration
 	tombstoneLifetime time.Duration
 	now               func() time.Time
+	seed              maphash.Seed
 
 	// peersMu guards peers, the "client" registration.
 	peersMu sync.RWMutex
 	peers   map[string]*peerEntry
+	// peerIDs numbers the peers for the shards.
+	peerIDs peerTable
 
 	shards [shardCount]shard
 
@@ -109,290 +111,11 @@ type namesCache struct {
 	names []string
 }
 
-// shard holds the topics whose names hash to it, and for each peer the
-// topics of the shard it is in.
-type shard struct {
-	// mu guards topics, byPeer and everything reachable from them, except
-	// topicEntry.lastTombstonedAt, which is atomic.
-	mu     sync.RWMutex
-	topics map[string]*topicEntry
-	byPeer map[*peerEntry][]*topicEntry
-	// channelNames holds the names of the channels of the shard's topics.
-	channelNames nameTable
-}
-
-// nameTable interns channel names, counting references. The same few names
-// recur across topics, and a channel that holds an ID instead of a string
-// has no pointer for the garbage collector to trace.
-type nameTable struct {
-	ids   map[string]uint32
-	names []string
-	refs  []int32
-	free  []uint32
-}
-
-// acquire returns the ID of name, adding a reference.
-func (nt *nameTable) acquire(name string) uint32 {
-	if id, ok := nt.ids[name]; ok {
-		nt.refs[id]++
-		return id
-	}
-	name = strings.Clone(name)
-	var id uint32
-	if n := len(nt.free); n > 0 {
-		id = nt.free[n-1]
-		nt.free = nt.free[:n-1]
-		nt.names[id], nt.refs[id] = name, 1
-	} else {
-		id = uint32(len(nt.names))
-		nt.names = append(nt.names, name)
-		nt.refs = append(nt.refs, 1)
-	}
-	if nt.ids == nil {
-		nt.ids = make(map[string]uint32)
-	}
-	nt.ids[name] = id
-	return id
-}
-
-// release drops a reference to ID id, forgetting the name with the last.
-func (nt *nameTable) release(id uint32) {
-	if nt.refs[id]--; nt.refs[id] == 0 {
-		delete(nt.ids, nt.names[id])
-		nt.names[id] = ""
-		nt.free = append(nt.free, id)
-	}
-}
-
-// lookup returns the ID of name, if it has one.
-func (nt *nameTable) lookup(name string) (uint32, bool) {
-	id, ok := nt.ids[name]
-	return id, ok
-}
-
-// topicEntry is a topic registration, holding its members by value. A store
-// of a million registrations is mostly these, and what the garbage collector
-// has to trace grows with the number of objects and pointers in it: so a
-// topic with a few producers and channels is one object, its name and its
-// first producers and channels inline, and membership is recorded in bit
-// sets rather than in objects of its own. Producers and channels are kept
-// in slices rather than maps; removal is by index (swap with the last).
-type topicEntry struct {
-	producers []topicProducer
-	// channels are held by value: no object of their own to trace.
-	// Producers refer to them by index.
-	channels []channelEntry
-	// lastTombstonedAt is the unix-ns time of the topic's latest tombstone,
-	// 0 if none: while it is older than the tombstone lifetime, readers know
-	// no producer is tombstoned without looking.
-	lastTombstonedAt atomic.Int64
-	// shard is the index of the shard the topic is filed in.
-	shard uint8
-	// nameLen is the length of the name in nameBuf; a longer name than
-	// nameBuf holds is in longName instead.
-	nameLen  uint8
-	longName string
-
-	// Inline storage for the name and the first producers and channels,
-	// sized so that the entry fills the 320-byte allocation class.
-	nameBuf     [maxInlineName]byte
-	producerBuf [inlineProducers]topicProducer
-	channelBuf  [inlineChannels]channelEntry
-}
-
-const (
-	maxInlineName   = 64 // topic names are at most 64 bytes
-	inlineProducers = 2
-	inlineChannels  = 8
-)
-
-// topicProducer is one peer's membership of a topic, and of channels of
-// that topic: a peer is in channel T C only while it is in topic T, since
-// REGISTER T C joins both and UNREGISTER T leaves both.
-type topicProducer struct {
-	peer *peerEntry
-	// tombstonedAt is the unix-ns time of the last tombstone, 0 if none.
-	tombstonedAt int64
-	// peerIndex is the topic's position in its shard's byPeer[peer].
-	peerIndex int32
-	// channels holds the indexes of the topic's channels the peer is in.
-	channels channelSet
-}
-
-// newTopicEntry returns an empty topic registration named name, filed in
-// shard number shardIndex. It holds its own copy of the name, so that it
-// does not pin the command line the name was cut from.
-func newTopicEntry(name string, shardIndex int) *topicEntry {
-	t := &topicEntry{shard: uint8(shardIndex)}
-	if len(name) <= maxInlineName {
-		t.nameLen = uint8(copy(t.nameBuf[:], name))
-	} else {
-		t.longName = strings.Clone(name)
-	}
-	t.producers = t.producerBuf[:0]
-	t.channels = t.channelBuf[:0]
-	return t
-}
-
-// name returns the topic's name. It is built on each call rather than kept
-// in a field, where it would be a pointer for the garbage collector to trace;
-// nameBuf is never written again after creation, so it stays immutable.
-func (t *topicEntry) name() string {
-	if t.longName != "" {
-		return t.longName
-	}
-	return unsafe.String(&t.nameBuf[0], int(t.nameLen))
-}
-
-// producerIndex returns the index of the peer in the topic's producers, -1
-// if it is not in.
-func (t *topicEntry) producerIndex(p *peerEntry) int {
-	for i := range t.producers {
-		if t.producers[i].peer == p {
-			return i
-		}
-	}
-	return -1
-}
-
-// channelIndex returns the index of the named channel registration, -1 if
-// there is none.
-func (t *topicEntry) channelIndex(names *nameTable, name string) int {
-	if id, ok := names.lookup(name); ok {
-		for i := range t.channels {
-			if t.channels[i].name == id {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
-// removeChannel deletes channel ci, which no producer may hold, moving the
-// last channel into its place and renumbering that one in every producer.
-func (t *topicEntry) removeChannel(names *nameTable, ci int) {
-	names.release(t.channels[ci].name)
-	last := len(t.channels) - 1
-	t.channels = removeAt(t.channels, ci, func(channelEntry, int) {})
-	if ci != last {
-		for j := range t.producers {
-			t.producers[j].channels.move(last, ci)
-		}
-	}
-}
-
-// dropChannelIfEphemeralEmpty deletes channel ci if it is ephemeral and has
-// no peers left, reporting whether it did.
-func (t *topicEntry) dropChannelIfEphemeralEmpty(names *nameTable, ci int) bool {
-	c := &t.channels[ci]
-	if c.peers > 0 || !protocol.IsEphemeral(names.names[c.name]) {
-		return false
-	}
-	t.removeChannel(names, ci)
-	return true
-}
-
-// leaveAllChannels takes producer i out of every channel of the topic,
-// deleting the ephemeral ones it leaves empty. It returns how many channels
-// it left and how many it deleted.
-func (t *topicEntry) leaveAllChannels(names *nameTable, i int) (left, dropped int) {
-	var buf [16]int
-	members := t.producers[i].channels.appendIndexes(buf[:0])
-	t.producers[i].channels = channelSet{}
-	// Highest index first: deleting channel ci moves the last channel into
-	// ci, and every channel above ci is already done.
-	for k := len(members) - 1; k >= 0; k-- {
-		ci := members[k]
-		t.channels[ci].peers--
-		if t.dropChannelIfEphemeralEmpty(names, ci) {
-			dropped++
-		}
-	}
-	return len(members), dropped
-}
-
-// removeAt removes element i of s by moving the last element into its
-// place, telling that element its new index, and returns the shorter slice.
-func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
-	last := len(s) - 1
-	if i != last {
-		s[i] = s[last]
-		reindex(s[i], i)
-	}
-	var zero T
-	s[last] = zero
-	return s[:last]
-}
-
-// channelEntry is a channel registration. Its members are recorded on
-// their producers (topicProducer.channels); the channel only counts them,
-// which is all that ephemeral cleanup needs.
-type channelEntry struct {
-	name  uint32 // ID in the shard's channelNames
-	peers int32
-}
-
-// channelSet is a set of channel indexes: a bit mask, with more words only
-// for topics of over 64 channels.
-type channelSet struct {
-	low  uint64
-	high []uint64 // bits 64 and up
-}
-
-func (cs *channelSet) has(i int) bool {
-	if i < 64 {
-		return cs.low&(1<<i) != 0
-	}
-	w := i/64 - 1
-	return w < len(cs.high) && cs.high[w]&(1<<(i%64)) != 0
-}
-
-func (cs *channelSet) add(i int) {
-	if i < 64 {
-		cs.low |= 1 << i
-		return
-	}
-	w := i/64 - 1
-	for len(cs.high) <= w {
-		cs.high = append(cs.high, 0)
-	}
-	cs.high[w] |= 1 << (i % 64)
-}
-
-func (cs *channelSet) remove(i int) {
-	if i < 64 {
-		cs.low &^= 1 << i
-		return
-	}
-	if w := i/64 - 1; w < len(cs.high) {
-		cs.high[w] &^= 1 << (i % 64)
-	}
-}
-
-// move renumbers member from as to, which must not be a member.
-func (cs *channelSet) move(from, to int) {
-	if cs.has(from) {
-		cs.remove(from)
-		cs.add(to)
-	}
-}
-
-// appendIndexes appends the members to dst in increasing order.
-func (cs *channelSet) appendIndexes(dst []int) []int {
-	for b := cs.low; b != 0; b &= b - 1 {
-		dst = append(dst, bits.TrailingZeros64(b))
-	}
-	for w, word := range cs.high {
-		for b := word; b != 0; b &= b - 1 {
-			dst = append(dst, 64*(w+1)+bits.TrailingZeros64(b))
-		}
-	}
-	return dst
-}
-
 type peerEntry struct {
 	// seq numbers peers in order of arrival.
-	seq        uint64
+	seq uint64
+	// id is the peer's number in the shards, unique among current peers.
+	id         uint32
 	info       PeerInfo
 	lastUpdate atomic.Int64
 	removed    atomic.Bool
@@ -404,8 +127,10 @@ type peerEntry struct {
 }
 
 type peerTopicsCache struct {
-	gen    uint64
-	topics []*topicEntry
+	gen   uint64
+	names []string
+	// hashes are the names' hashes, for finding the topics again.
+	hashes []uint64
 }
 
 // NewRegistrationDB returns an empty store. Peers whose last IDENTIFY or PING
@@ -416,27 +141,28 @@ func NewRegistrationDB(inactiveTimeout, tombstoneLifetime time.Duration) *Regist
 		inactiveTimeout:   inactiveTimeout,
 		tombstoneLifetime: tombstoneLifetime,
 		now:               time.Now,
+		seed:              maphash.MakeSeed(),
 		peers:             make(map[string]*peerEntry),
 	}
 	for i := range db.shards {
-		db.shards[i].topics = make(map[string]*topicEntry)
-		db.shards[i].byPeer = make(map[*peerEntry][]*topicEntry)
+		db.shards[i] = newShard()
 	}
 	return db
 }
 
-// shardFor hashes a topic name (FNV-1a) to its shard.
-func (db *RegistrationDB) shardFor(topic string) *shard {
-	return &db.shards[shardIndex(topic)]
+// locate returns the hash of a topic name and its shard.
+func (db *RegistrationDB) locate(topic string) (uint64, *shard) {
+	h := topicHash(db.seed, topic)
+	return h, &db.shards[h>>(64-shardBits)]
 }
 
-func shardIndex(topic string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(topic); i++ {
-		h ^= uint32(topic[i])
-		h *= 16777619
-	}
-	return int(h % shardCount)
+// shardBits is log2(shardCount).
+const shardBits = 6
+
+// shardFor returns the shard of a topic name.
+func (db *RegistrationDB) shardFor(topic string) *shard {
+	_, s := db.locate(topic)
+	return s
 }
 
 // AddPeer adds an identified peer to the client registration, with its
@@ -445,6 +171,7 @@ func shardIndex(topic string) int {
 func (db *RegistrationDB) AddPeer(info PeerInfo) *peerEntry {
 	p := &peerEntry{seq: db.peerSeq.Add(1), info: info}
 	p.lastUpdate.Store(db.now().UnixNano())
+	db.peerIDs.add(p)
 	db.peersMu.Lock()
 	db.peers[info.ID] = p
 	db.peersMu.Unlock()
@@ -460,30 +187,33 @@ func (db *RegistrationDB) Touch(p *peerEntry) time.Duration {
 }
 
 // Register adds the peer to topic T and, when channel is not empty, to
-// channel T C, reporting which registrations were new for the peer.
+// channel T C, reporting which registrations were new for the peer. Topic
+// names longer than the protocol allows are not registered.
 func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAdded, channelAdded bool) {
-	s := db.shardFor(topic)
-	s.mu.Lock()
-	t := s.topics[topic]
-	if t == nil {
-		t = db.createTopicLocked(s, topic)
+	if len(topic) == 0 || len(topic) > maxTopicName {
+		return false, false
 	}
-	i := t.producerIndex(p)
-	if i < 0 {
-		i = len(t.producers)
-		t.producers = append(t.producers, topicProducer{peer: p, peerIndex: int32(len(s.byPeer[p]))})
-		s.byPeer[p] = append(s.byPeer[p], t)
+	h, s := db.locate(topic)
+	s.mu.Lock()
+	slot := s.find(h, topic)
+	if slot == noSlot {
+		slot = db.createTopicLocked(s, h, topic)
+	}
+	pi := s.producerIndex(slot, p.id)
+	if pi < 0 {
+		pi = s.addProducer(slot, topicProducer{peer: p.id, peerIndex: int32(len(s.byPeer[p.id]))})
+		s.byPeer[p.id] = append(s.byPeer[p.id], slot)
 		p.topicsGen.Add(1)
 		topicAdded = true
 	}
 	if channel != "" {
-		ci := t.channelIndex(&s.channelNames, channel)
+		ci := s.channelIndex(slot, channel)
 		if ci < 0 {
-			ci = db.createChannelLocked(s, t, channel)
+			ci = db.createChannelLocked(s, slot, channel)
 		}
-		if members := &t.producers[i].channels; !members.has(ci) {
-			members.add(ci)
-			t.channels[ci].peers++
+		if !s.inChannel(slot, pi, ci) {
+			s.joinChannelBit(slot, pi, ci)
+			s.channels(slot)[ci].peers++
 			channelAdded = true
 		}
 	}
@@ -500,22 +230,22 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 // UnregisterChannel removes the peer from channel T C, deleting an ephemeral
 // channel left without peers. It reports whether the peer was there.
 func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string) bool {
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		return false
 	}
-	ci := t.channelIndex(&s.channelNames, channel)
-	i := t.producerIndex(p)
-	if ci < 0 || i < 0 || !t.producers[i].channels.has(ci) {
+	ci := s.channelIndex(slot, channel)
+	pi := s.producerIndex(slot, p.id)
+	if ci < 0 || pi < 0 || !s.inChannel(slot, pi, ci) {
 		return false
 	}
-	t.producers[i].channels.remove(ci)
-	t.channels[ci].peers--
+	s.leaveChannelBit(slot, pi, ci)
+	s.channels(slot)[ci].peers--
 	db.memberships.Add(-1)
-	if t.dropChannelIfEphemeralEmpty(&s.channelNames, ci) {
+	if s.dropChannelIfEphemeralEmpty(slot, ci) {
 		db.channelCount.Add(-1)
 	}
 	return true
@@ -525,21 +255,22 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 // deleting ephemeral registrations left without peers. It returns the
 // channels the peer was removed from and whether it was in the topic.
 func (db *RegistrationDB) UnregisterTopic(p *peerEntry, topic string) (channels []string, removed bool) {
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		return nil, false
 	}
-	if i := t.producerIndex(p); i >= 0 {
-		for _, ci := range t.producers[i].channels.appendIndexes(nil) {
-			channels = append(channels, s.channelNames.names[t.channels[ci].name])
+	if pi := s.producerIndex(slot, p.id); pi >= 0 {
+		cs := s.channels(slot)
+		for _, ci := range s.memberChannels(slot, pi, nil) {
+			channels = append(channels, s.channelNames.names[cs[ci].name])
 		}
-		db.removeProducerLocked(s, t, i)
+		db.removeProducerLocked(s, slot, pi)
 		removed = true
 	}
-	db.dropTopicIfEphemeralEmptyLocked(s, t)
+	db.dropTopicIfEphemeralEmptyLocked(s, slot)
 	slices.Sort(channels)
 	return channels, removed
 }
@@ -567,50 +298,63 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 	for n := 0; n < shardCount; n++ {
 		s := &db.shards[(first+n)%shardCount]
 		s.mu.Lock()
-		for _, t := range s.byPeer[p] {
-			i := t.producerIndex(p)
-			left, dropped := t.leaveAllChannels(&s.channelNames, i)
-			t.producers = removeAt(t.producers, i, func(topicProducer, int) {})
+		for _, slot := range s.byPeer[p.id] {
+			pi := s.producerIndex(slot, p.id)
+			left, dropped := s.leaveAllChannels(slot, pi)
+			s.removeProducer(slot, pi)
 			removed.Topics++
 			removed.Channels += left
 			db.channelCount.Add(-int64(dropped))
-			db.dropTopicIfEphemeralEmptyLocked(s, t)
+			db.dropTopicIfEphemeralEmptyLocked(s, slot)
 		}
-		delete(s.byPeer, p)
+		delete(s.byPeer, p.id)
 		s.mu.Unlock()
 	}
+	db.peerIDs.remove(p)
 	p.topicsGen.Add(1)
 	db.memberships.Add(-int64(removed.Topics + removed.Channels))
 	return removed
 }
 
+// unsafeName returns the record's name without copying it, for use while
+// the shard lock is held and the slot cannot change.
+func unsafeName(r *topicRec) string {
+	return unsafe.String(&r.name[0], int(r.nameLen))
+}
+
 // CreateTopic registers topic T with no producers; it reports whether it was
 // new.
 func (db *RegistrationDB) CreateTopic(topic string) bool {
-	s := db.shardFor(topic)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.topics[topic] != nil {
+	if len(topic) == 0 || len(topic) > maxTopicName {
 		return false
 	}
-	db.createTopicLocked(s, topic)
+	h, s := db.locate(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.find(h, topic) != noSlot {
+		return false
+	}
+	db.createTopicLocked(s, h, topic)
 	return true
 }
 
 // CreateChannel registers channel T C and topic T; it reports whether the
 // channel was new.
 func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
-	s := db.shardFor(topic)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
-		t = db.createTopicLocked(s, topic)
-	}
-	if t.channelIndex(&s.channelNames, channel) >= 0 {
+	if len(topic) == 0 || len(topic) > maxTopicName {
 		return false
 	}
-	db.createChannelLocked(s, t, channel)
+	h, s := db.locate(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slot := s.find(h, topic)
+	if slot == noSlot {
+		slot = db.createTopicLocked(s, h, topic)
+	}
+	if s.channelIndex(slot, channel) >= 0 {
+		return false
+	}
+	db.createChannelLocked(s, slot, channel)
 	return true
 }
 
@@ -618,44 +362,44 @@ func (db *RegistrationDB) CreateChannel(topic, channel string) bool {
 // every peer's membership of them. It returns the deleted channel names and
 // whether the topic existed.
 func (db *RegistrationDB) DeleteTopic(topic string) (channels []string, existed bool) {
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		return nil, false
 	}
-	for i := range t.channels {
-		channels = append(channels, s.channelNames.names[t.channels[i].name])
+	for _, c := range s.channels(slot) {
+		channels = append(channels, s.channelNames.names[c.name])
 	}
-	for i := len(t.producers) - 1; i >= 0; i-- {
-		db.removeProducerLocked(s, t, i)
+	for pi := len(s.producers(slot)) - 1; pi >= 0; pi-- {
+		db.removeProducerLocked(s, slot, pi)
 	}
-	db.deleteTopicLocked(s, t)
+	db.deleteTopicLocked(s, h, slot)
 	slices.Sort(channels)
 	return channels, true
 }
 
 // DeleteChannel deletes channel T C; it reports whether it existed.
 func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		return false
 	}
-	ci := t.channelIndex(&s.channelNames, channel)
+	ci := s.channelIndex(slot, channel)
 	if ci < 0 {
 		return false
 	}
-	for j := range t.producers {
-		if members := &t.producers[j].channels; members.has(ci) {
-			members.remove(ci)
+	for pi := range s.producers(slot) {
+		if s.inChannel(slot, pi, ci) {
+			s.leaveChannelBit(slot, pi, ci)
 			db.memberships.Add(-1)
 		}
 	}
-	t.removeChannel(&s.channelNames, ci)
+	s.removeChannel(slot, ci)
 	db.channelCount.Add(-1)
 	return true
 }
@@ -668,27 +412,31 @@ func (db *RegistrationDB) Tombstone(topic, node string) []PeerInfo {
 	host, port, splitErr := net.SplitHostPort(node)
 	now := db.now().UnixNano()
 	var marked []PeerInfo
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		return nil
 	}
-	for j := range t.producers {
-		tp := &t.producers[j]
-		info := &tp.peer.info
+	ps := s.producers(slot)
+	for pi := range ps {
+		info := &db.peerIDs.get(ps[pi].peer).info
 		httpPort := strconv.Itoa(info.HTTPPort)
 		matches := node == info.BroadcastAddress+":"+httpPort ||
 			(splitErr == nil && host == info.BroadcastAddress && port == httpPort)
 		if matches {
-			tp.tombstonedAt = now
+			ps[pi].tombstonedAt = now
 			marked = append(marked, *info)
 		}
 	}
-	if len(marked) > 0 && now > t.lastTombstonedAt.Load() {
-		// Tombstones of one topic are serialized by the shard lock.
-		t.lastTombstonedAt.Store(now)
+	if len(marked) > 0 {
+		if r := &s.topics[slot]; now > r.lastTombstonedAt {
+			r.lastTombstonedAt = now
+		}
+		if now > s.lastTombstonedAt.Load() {
+			s.lastTombstonedAt.Store(now)
+		}
 	}
 	return marked
 }
@@ -712,12 +460,15 @@ func (db *RegistrationDB) TopicsSnapshot() ([]string, uint64) {
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()
-		for name := range s.topics {
-			names = append(names, name)
+		for slot := range s.topics {
+			if r := &s.topics[slot]; r.nameLen > 0 {
+				names = append(names, r.nameString())
+			}
 		}
 		s.mu.RUnlock()
 	}
 	slices.Sort(names)
+	names = nameBlob(names)
 	// A change during the scan bumped topicsGen past gen, so this list is
 	// never mistaken for a newer one.
 	db.topicsCache.Store(&namesCache{gen: gen, names: names})
@@ -726,20 +477,15 @@ func (db *RegistrationDB) TopicsSnapshot() ([]string, uint64) {
 
 // Channels returns the sorted channel names of topic T (empty if none).
 func (db *RegistrationDB) Channels(topic string) []string {
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
+	names := []string{}
 	s.mu.RLock()
-	t := s.topics[topic]
-	var names []string
-	if t != nil {
-		names = make([]string, 0, len(t.channels))
-		for _, c := range t.channels {
+	if slot := s.find(h, topic); slot != noSlot {
+		for _, c := range s.channels(slot) {
 			names = append(names, s.channelNames.names[c.name])
 		}
 	}
 	s.mu.RUnlock()
-	if names == nil {
-		return []string{}
-	}
 	slices.Sort(names)
 	return names
 }
@@ -755,27 +501,28 @@ func (db *RegistrationDB) Lookup(topic string) (channels []string, producers []P
 // reuse them.
 func (db *RegistrationDB) LookupAppend(topic string, channels []string, producers []PeerInfo) ([]string, []PeerInfo, bool) {
 	now := db.now().UnixNano()
-	s := db.shardFor(topic)
+	h, s := db.locate(topic)
 	s.mu.RLock()
-	t := s.topics[topic]
-	if t == nil {
+	slot := s.find(h, topic)
+	if slot == noSlot {
 		s.mu.RUnlock()
 		return nil, nil, false
 	}
+	cs, ps := s.channels(slot), s.producers(slot)
 	if channels == nil {
-		channels = make([]string, 0, len(t.channels))
+		channels = make([]string, 0, len(cs))
 	}
-	for _, c := range t.channels {
+	for _, c := range cs {
 		channels = append(channels, s.channelNames.names[c.name])
 	}
 	if producers == nil {
-		producers = make([]PeerInfo, 0, len(t.producers))
+		producers = make([]PeerInfo, 0, len(ps))
 	}
-	recentTombstone := db.recentTombstone(t, now)
-	for j := range t.producers {
-		tp := &t.producers[j]
-		if db.isActive(tp.peer, now) && !(recentTombstone && db.isTombstoned(tp.tombstonedAt, now)) {
-			producers = append(producers, tp.peer.info)
+	recentTombstone := db.isTombstoned(s.topics[slot].lastTombstonedAt, now)
+	for pi := range ps {
+		p := db.peerIDs.get(ps[pi].peer)
+		if db.isActive(p, now) && !(recentTombstone && db.isTombstoned(ps[pi].tombstonedAt, now)) {
+			producers = append(producers, p.info)
 		}
 	}
 	s.mu.RUnlock()
@@ -813,12 +560,14 @@ func (db *RegistrationDB) Nodes() []NodeInfo {
 		topics := db.peerTopics(p)
 		node := NodeInfo{
 			PeerInfo:   p.info,
-			Topics:     make([]string, len(topics)),
-			Tombstones: make([]bool, len(topics)),
+			Topics:     slices.Clone(topics.names),
+			Tombstones: make([]bool, len(topics.names)),
 		}
-		for j, t := range topics {
-			node.Topics[j] = t.name()
-			node.Tombstones[j] = db.recentTombstone(t, now) && db.peerTombstoned(t, p, now)
+		for j, h := range topics.hashes {
+			s := &db.shards[h>>(64-shardBits)]
+			if db.isTombstoned(s.lastTombstonedAt.Load(), now) {
+				node.Tombstones[j] = db.peerTombstoned(s, h, topics.names[j], p, now)
+			}
 		}
 		nodes[i] = node
 	}
@@ -826,32 +575,41 @@ func (db *RegistrationDB) Nodes() []NodeInfo {
 }
 
 // peerTopics returns the peer's topics sorted by name, rebuilding the peer's
-// cached order only when its topic set has changed. Topic names never
-// change, so the entries' names are safe to read without the shard locks.
-func (db *RegistrationDB) peerTopics(p *peerEntry) []*topicEntry {
+// cached list only when its topic set has changed.
+func (db *RegistrationDB) peerTopics(p *peerEntry) *peerTopicsCache {
 	gen := p.topicsGen.Load()
 	if c := p.sortedTopics.Load(); c != nil && c.gen == gen {
-		return c.topics
+		return c
 	}
-	var topics []*topicEntry
+	var names []string
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()
-		topics = append(topics, s.byPeer[p]...)
+		for _, slot := range s.byPeer[p.id] {
+			names = append(names, s.topics[slot].nameString())
+		}
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(topics, func(a, b *topicEntry) int { return cmp.Compare(a.name(), b.name()) })
-	p.sortedTopics.Store(&peerTopicsCache{gen: gen, topics: topics})
-	return topics
+	slices.Sort(names)
+	c := &peerTopicsCache{gen: gen, names: nameBlob(names), hashes: make([]uint64, len(names))}
+	for i, name := range c.names {
+		c.hashes[i] = topicHash(db.seed, name)
+	}
+	p.sortedTopics.Store(c)
+	return c
 }
 
-// peerTombstoned reports whether the peer is tombstoned in topic t.
-func (db *RegistrationDB) peerTombstoned(t *topicEntry, p *peerEntry, now int64) bool {
-	s := &db.shards[t.shard]
+// peerTombstoned reports whether the peer is tombstoned in topic name,
+// whose hash h puts it in shard s.
+func (db *RegistrationDB) peerTombstoned(s *shard, h uint64, name string, p *peerEntry, now int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	i := t.producerIndex(p)
-	return i >= 0 && db.isTombstoned(t.producers[i].tombstonedAt, now)
+	slot := s.find(h, name)
+	if slot == noSlot || !db.isTombstoned(s.topics[slot].lastTombstonedAt, now) {
+		return false
+	}
+	pi := s.producerIndex(slot, p.id)
+	return pi >= 0 && db.isTombstoned(s.producers(slot)[pi].tombstonedAt, now)
 }
 
 // Debug returns every registration that has peers, with no activity or
@@ -871,21 +629,26 @@ func (db *RegistrationDB) Debug() []DebugRegistration {
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()
-		for _, t := range s.topics {
-			if len(t.producers) > 0 {
-				reg := DebugRegistration{Category: "topic", Key: t.name()}
-				for j := range t.producers {
-					reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, t.producers[j].tombstonedAt))
+		for slot := range s.topics {
+			r := &s.topics[slot]
+			if r.nameLen == 0 {
+				continue
+			}
+			name := r.nameString()
+			ps := s.producers(int32(slot))
+			if len(ps) > 0 {
+				reg := DebugRegistration{Category: "topic", Key: name}
+				for _, tp := range ps {
+					reg.Producers = append(reg.Producers, debugProducer(db.peerIDs.get(tp.peer), tp.tombstonedAt))
 				}
 				regs = append(regs, reg)
 			}
-			for ci := range t.channels {
-				c := &t.channels[ci]
+			for ci, c := range s.channels(int32(slot)) {
 				if c.peers > 0 {
-					reg := DebugRegistration{Category: "channel", Key: t.name(), SubKey: s.channelNames.names[c.name]}
-					for j := range t.producers {
-						if t.producers[j].channels.has(ci) {
-							reg.Producers = append(reg.Producers, debugProducer(t.producers[j].peer, 0))
+					reg := DebugRegistration{Category: "channel", Key: name, SubKey: s.channelNames.names[c.name]}
+					for pi, tp := range ps {
+						if s.inChannel(int32(slot), pi, ci) {
+							reg.Producers = append(reg.Producers, debugProducer(db.peerIDs.get(tp.peer), 0))
 						}
 					}
 					regs = append(regs, reg)
@@ -964,62 +727,56 @@ func (db *RegistrationDB) isTombstoned(at, now int64) bool {
 	return at != 0 && time.Duration(now-at) < db.tombstoneLifetime
 }
 
-// recentTombstone reports whether any producer of t may be tombstoned at
-// now, which is what makes it worth looking at each one.
-func (db *RegistrationDB) recentTombstone(t *topicEntry, now int64) bool {
-	return db.isTombstoned(t.lastTombstonedAt.Load(), now)
-}
-
-func (db *RegistrationDB) createTopicLocked(s *shard, name string) *topicEntry {
-	t := newTopicEntry(name, shardIndex(name))
-	s.topics[t.name()] = t
+func (db *RegistrationDB) createTopicLocked(s *shard, h uint64, name string) int32 {
+	slot := s.create(h, name)
 	db.topicCount.Add(1)
 	db.topicsGen.Add(1)
-	return t
+	return slot
 }
 
-// createChannelLocked adds channel name to t, a topic of shard s, and
-// returns its index.
-func (db *RegistrationDB) createChannelLocked(s *shard, t *topicEntry, name string) int {
-	t.channels = append(t.channels, channelEntry{name: s.channelNames.acquire(name)})
+// createChannelLocked adds channel name to the topic in slot and returns
+// its index.
+func (db *RegistrationDB) createChannelLocked(s *shard, slot int32, name string) int {
 	db.channelCount.Add(1)
-	return len(t.channels) - 1
+	return s.addChannel(slot, s.channelNames.acquire(name))
 }
 
-func (db *RegistrationDB) deleteTopicLocked(s *shard, t *topicEntry) {
-	for _, c := range t.channels {
+func (db *RegistrationDB) deleteTopicLocked(s *shard, h uint64, slot int32) {
+	cs := s.channels(slot)
+	for _, c := range cs {
 		s.channelNames.release(c.name)
 	}
-	delete(s.topics, t.name())
 	db.topicCount.Add(-1)
-	db.channelCount.Add(-int64(len(t.channels)))
+	db.channelCount.Add(-int64(len(cs)))
+	s.remove(h, slot)
 	db.topicsGen.Add(1)
 }
 
-// removeProducerLocked takes producer i out of topic t and t out of the
-// peer's index in shard s (both swap-removes, keeping indexes right).
-func (db *RegistrationDB) removeProducerLocked(s *shard, t *topicEntry, i int) {
-	p := t.producers[i].peer
-	left, dropped := t.leaveAllChannels(&s.channelNames, i)
+// removeProducerLocked takes producer pi out of the topic in slot, and the
+// topic out of the peer's index in shard s (both swap-removes, keeping
+// indexes right).
+func (db *RegistrationDB) removeProducerLocked(s *shard, slot int32, pi int) {
+	tp := s.producers(slot)[pi]
+	left, dropped := s.leaveAllChannels(slot, pi)
 	db.memberships.Add(-1 - int64(left))
 	db.channelCount.Add(-int64(dropped))
-	topics := removeAt(s.byPeer[p], int(t.producers[i].peerIndex), func(moved *topicEntry, k int) {
-		moved.producers[moved.producerIndex(p)].peerIndex = int32(k)
+	topics := removeAt(s.byPeer[tp.peer], int(tp.peerIndex), func(moved int32, k int) {
+		s.producers(moved)[s.producerIndex(moved, tp.peer)].peerIndex = int32(k)
 	})
 	if len(topics) == 0 {
-		delete(s.byPeer, p)
+		delete(s.byPeer, tp.peer)
 	} else {
-		s.byPeer[p] = topics
+		s.byPeer[tp.peer] = topics
 	}
-	t.producers = removeAt(t.producers, i, func(topicProducer, int) {})
-	p.topicsGen.Add(1)
+	s.removeProducer(slot, pi)
+	db.peerIDs.get(tp.peer).topicsGen.Add(1)
 }
 
 // dropTopicIfEphemeralEmptyLocked deletes an ephemeral topic left without
 // producers, with its channels: none of them can have peers, as a peer in a
 // channel is always in its topic.
-func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, t *topicEntry) {
-	if len(t.producers) == 0 && protocol.IsEphemeral(t.name()) && s.topics[t.name()] == t {
-		db.deleteTopicLocked(s, t)
+func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, slot int32) {
+	if name := unsafeName(&s.topics[slot]); len(s.producers(slot)) == 0 && protocol.IsEphemeral(name) {
+		db.deleteTopicLocked(s, topicHash(db.seed, name), slot)
 	}
 }

@@ -224,36 +224,72 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 		s.mu.RLock()
 		topicMembers := 0
 		nameRefs := map[uint32]int32{}
-		for name, te := range s.topics {
-			if te.name() != name || db.shardFor(name) != s || int(te.shard) != i {
-				t.Errorf("topic %q filed under %q in shard %d, says shard %d", te.name(), name, i, te.shard)
+		free := map[int32]bool{}
+		for _, slot := range s.freeTopics {
+			if free[slot] || s.topics[slot].nameLen != 0 {
+				t.Errorf("shard %d: free slot %d listed twice or in use", i, slot)
+			}
+			free[slot] = true
+		}
+		chained, shardTopics := 0, 0
+		for h, head := range s.index {
+			for slot := head; slot != noSlot; slot = s.topics[slot].nextSameHash {
+				chained++
+				if r := &s.topics[slot]; r.nameLen == 0 || topicHash(db.seed, r.nameString()) != h {
+					t.Errorf("shard %d: slot %d chained under a hash not its name's", i, slot)
+				}
+			}
+		}
+		for si := range s.topics {
+			slot := int32(si)
+			te := &s.topics[slot]
+			if te.nameLen == 0 {
+				if !free[slot] {
+					t.Errorf("shard %d: slot %d neither used nor free", i, slot)
+				}
+				continue
+			}
+			name := te.nameString()
+			if h, fs := db.locate(name); fs != s || s.find(h, name) != slot {
+				t.Errorf("topic %q in slot %d of shard %d not found there", name, slot, i)
+			}
+			if _, ok := s.overflow[slot]; ok != te.overflowed {
+				t.Errorf("topic %q: overflowed %v but overflow record present %v", name, te.overflowed, ok)
 			}
 			topics++
-			channels += len(te.channels)
-			seenPeers := map[*peerEntry]bool{}
-			for j := range te.producers {
-				tp := &te.producers[j]
-				p := tp.peer
+			shardTopics++
+			cs, ps := s.channels(slot), s.producers(slot)
+			channels += len(cs)
+			seenPeers := map[uint32]bool{}
+			for pi, tp := range ps {
+				p := db.peerIDs.get(tp.peer)
 				topicMembers++
-				if seenPeers[p] {
-					t.Errorf("topic %q: peer %s listed twice", name, p.info.ID)
+				if p == nil || seenPeers[tp.peer] {
+					t.Errorf("topic %q: peer ID %d unknown or listed twice", name, tp.peer)
+					continue
 				}
-				seenPeers[p] = true
-				for _, ci := range tp.channels.appendIndexes(nil) {
-					if ci >= len(te.channels) {
-						t.Errorf("topic %q: producer %s holds channel index %d of %d", name, p.info.ID, ci, len(te.channels))
+				seenPeers[tp.peer] = true
+				for _, ci := range s.memberChannels(slot, pi, nil) {
+					if ci >= len(cs) {
+						t.Errorf("topic %q: producer %s holds channel index %d of %d", name, p.info.ID, ci, len(cs))
 					}
 				}
-				if k := int(tp.peerIndex); k >= len(s.byPeer[p]) || s.byPeer[p][k] != te {
+				if k := int(tp.peerIndex); k >= len(s.byPeer[tp.peer]) || s.byPeer[tp.peer][k] != slot {
 					t.Errorf("topic %q: producer %s missing from its peer index", name, p.info.ID)
 				}
 				if db.peers[p.info.ID] != p {
 					t.Errorf("topic %q: producer %s is not a connected peer", name, p.info.ID)
 				}
 			}
+			if ov := s.overflow[slot]; ov != nil {
+				for peer := range ov.highChannels {
+					if !seenPeers[peer] {
+						t.Errorf("topic %q: channel bits kept for peer ID %d, not a producer", name, peer)
+					}
+				}
+			}
 			seenChannels := map[string]bool{}
-			for ci := range te.channels {
-				c := &te.channels[ci]
+			for ci, c := range cs {
 				cname := s.channelNames.names[c.name]
 				nameRefs[c.name]++
 				if seenChannels[cname] {
@@ -261,8 +297,8 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				}
 				seenChannels[cname] = true
 				members := 0
-				for j := range te.producers {
-					if te.producers[j].channels.has(ci) {
+				for pi := range ps {
+					if s.inChannel(slot, pi, ci) {
 						members++
 					}
 				}
@@ -271,6 +307,9 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 				}
 				memberships += members
 			}
+		}
+		if chained != shardTopics {
+			t.Errorf("shard %d: %d topics, %d reachable through the index", i, shardTopics, chained)
 		}
 		nt := &s.channelNames
 		if len(nt.ids)+len(nt.free) != len(nt.names) || len(nt.refs) != len(nt.names) {
@@ -287,15 +326,15 @@ func checkDBInvariants(t *testing.T, db *RegistrationDB) {
 			}
 		}
 		indexed := 0
-		for p, topicsOfPeer := range s.byPeer {
-			if len(topicsOfPeer) == 0 {
-				t.Errorf("shard %d: empty index kept for %s", i, p.info.ID)
+		for peer, slots := range s.byPeer {
+			if len(slots) == 0 {
+				t.Errorf("shard %d: empty index kept for peer ID %d", i, peer)
 			}
-			for k, te := range topicsOfPeer {
+			for k, slot := range slots {
 				indexed++
-				j := te.producerIndex(p)
-				if s.topics[te.name()] != te || j < 0 || int(te.producers[j].peerIndex) != k {
-					t.Errorf("shard %d: stale index entry %d of %s for topic %q", i, k, p.info.ID, te.name())
+				pi := s.producerIndex(slot, peer)
+				if s.topics[slot].nameLen == 0 || pi < 0 || int(s.producers(slot)[pi].peerIndex) != k {
+					t.Errorf("shard %d: stale index entry %d of peer ID %d for slot %d", i, k, peer, slot)
 				}
 			}
 		}
@@ -884,7 +923,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 // Tombstones at different times in one topic each last their own lifetime,
 // whichever was set first, and in topics of every name length.
 func TestRegistrationDBStaggeredTombstones(t *testing.T) {
-	for _, topic := range []string{"t", strings.Repeat("x", 64), strings.Repeat("y", 65)} {
+	for _, topic := range []string{"t", strings.Repeat("x", 64)} {
 		t.Run(fmt.Sprintf("name of %d bytes", len(topic)), func(t *testing.T) {
 			db, clk := newClockedDB()
 			older := db.AddPeer(PeerInfo{ID: "192.0.2.1:1", BroadcastAddress: "older.example", TCPPort: 4150, HTTPPort: 4151})
@@ -915,6 +954,20 @@ func TestRegistrationDBStaggeredTombstones(t *testing.T) {
 			test.Equal(t, []string{topic}, db.Topics(), "topic name kept whole")
 		})
 	}
+}
+
+// A topic name longer than the protocol allows is never stored: callers
+// validate names, and the store holds them in fixed room.
+func TestRegistrationDBOverlongTopic(t *testing.T) {
+	db, _ := newClockedDB()
+	p := db.AddPeer(namedPeerInfo("a"))
+	long := strings.Repeat("y", 65)
+	topicAdded, channelAdded := db.Register(p, long, "c")
+	test.Equal(t, false, topicAdded || channelAdded, "Register reports a registration")
+	test.Equal(t, false, db.CreateTopic(long), "CreateTopic")
+	test.Equal(t, false, db.CreateChannel(long, "c"), "CreateChannel")
+	test.Equal(t, []string{}, slices.Clone(db.Topics()), "Topics")
+	checkDBInvariants(t, db)
 }
 
 func sortedPeerIDs(infos []PeerInfo) []string {
