@@ -346,8 +346,8 @@ func (s *shard) memberChannels(slot int32, pi int, dst []int) []int {
 	for b := tp.channels; b != 0; b &= b - 1 {
 		dst = append(dst, bits.TrailingZeros64(b))
 	}
-	if ov := s.overflow[slot]; ov != nil {
-		for w, word := range ov.highChannels[tp.peer] {
+	if s.topics[slot].overflowed {
+		for w, word := range s.overflow[slot].highChannels[tp.peer] {
 			for b := word; b != 0; b &= b - 1 {
 				dst = append(dst, 64*(w+1)+bits.TrailingZeros64(b))
 			}
@@ -364,8 +364,8 @@ func (s *shard) leaveAllChannels(slot int32, pi int) (left, dropped int) {
 	members := s.memberChannels(slot, pi, buf[:0])
 	ps := s.producers(slot)
 	ps[pi].channels = 0
-	if ov := s.overflow[slot]; ov != nil {
-		delete(ov.highChannels, ps[pi].peer)
+	if s.topics[slot].overflowed {
+		delete(s.overflow[slot].highChannels, ps[pi].peer)
 	}
 	// Highest index first: deleting channel ci moves the last channel into
 	// ci, and every channel above ci is already done.

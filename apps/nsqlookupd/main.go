@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"syscall"
 
@@ -36,18 +35,7 @@ type program struct {
 	cancel context.CancelFunc
 }
 
-// defaultGCPercent is the garbage collector target used unless GOGC is set.
-// The heap is mostly long-lived registrations; at Go's default (100) every
-// cycle re-marks all of them each time consumers' requests allocate as much
-// again, which at a million registrations costs a third of the CPU of a
-// /lookup. Collecting at 4x the live heap instead keeps that to a few
-// percent, at the price of more memory headroom.
-const defaultGCPercent = 300
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	prg := &program{}
 	if err := svc.Run(prg, syscall.SIGINT, syscall.SIGTERM); err != nil {
 		logFatal("%s", err)
