@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 )
@@ -74,10 +73,11 @@ var zeroTimeUnixNano = time.Time{}.UnixNano()
 // RegistrationDB maps registrations (client, topic T, channel T C) to the
 // peers that announced them.
 //
-// Locking: peersMu and the shards' mu are never held together, and no
-// operation holds two shards at once, so there is no lock order to keep.
-// Every reader copies what it needs under a lock and works on the copy
-// after; whole-store scans take one shard at a time.
+// Locking: peersMu, peerIDs' mutex and the shards' mu are never held
+// together, and no operation holds two shards at once, so there is no lock
+// order to keep. Every reader copies what it needs under a lock and works
+// on the copy after; whole-store scans take one shard at a time. Readers
+// find peers by ID without a lock (see peerTable).
 type RegistrationDB struct {
 	inactiveTimeout   time.Duration
 	tombstoneLifetime time.Duration
@@ -314,12 +314,6 @@ func (db *RegistrationDB) RemovePeer(p *peerEntry) RemovedRegistrations {
 	p.topicsGen.Add(1)
 	db.memberships.Add(-int64(removed.Topics + removed.Channels))
 	return removed
-}
-
-// unsafeName returns the record's name without copying it, for use while
-// the shard lock is held and the slot cannot change.
-func unsafeName(r *topicRec) string {
-	return unsafe.String(&r.name[0], int(r.nameLen))
 }
 
 // CreateTopic registers topic T with no producers; it reports whether it was
@@ -590,6 +584,11 @@ func (db *RegistrationDB) peerTopics(p *peerEntry) *peerTopicsCache {
 		}
 		s.mu.RUnlock()
 	}
+	if p.removed.Load() {
+		// The peer's ID may have been handed on during the scan, making
+		// the list another peer's; a removed peer has no topics anyway.
+		return &peerTopicsCache{gen: gen}
+	}
 	slices.Sort(names)
 	c := &peerTopicsCache{gen: gen, names: nameBlob(names), hashes: make([]uint64, len(names))}
 	for i, name := range c.names {
@@ -776,7 +775,7 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, slot int32, pi int) {
 // producers, with its channels: none of them can have peers, as a peer in a
 // channel is always in its topic.
 func (db *RegistrationDB) dropTopicIfEphemeralEmptyLocked(s *shard, slot int32) {
-	if name := unsafeName(&s.topics[slot]); len(s.producers(slot)) == 0 && protocol.IsEphemeral(name) {
+	if name := s.topics[slot].nameNoCopy(); len(s.producers(slot)) == 0 && protocol.IsEphemeral(name) {
 		db.deleteTopicLocked(s, topicHash(db.seed, name), slot)
 	}
 }

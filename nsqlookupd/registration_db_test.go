@@ -1742,8 +1742,9 @@ func (m *storeModel) state() dbState {
 }
 
 // TestRegistrationDBAgainstModel runs random command sequences, with topics
-// of over 128 channels and ephemeral topics and channels coming and going,
-// and compares everything the store shows with the model after each step.
+// of over 128 channels and of more producers than fit their records, and
+// ephemeral topics and channels coming and going, and compares everything
+// the store shows with the model after each step.
 func TestRegistrationDBAgainstModel(t *testing.T) {
 	const channelNames = 260
 	topics := []string{"t", "e#ephemeral"}
@@ -1760,9 +1761,9 @@ func TestRegistrationDBAgainstModel(t *testing.T) {
 			db, _ := newClockedDB()
 			s := newDBScript(db)
 			m := &storeModel{peers: map[string]bool{}, topics: map[string]*modelTopic{}}
-			most := 0 // channels of the widest topic seen
+			most, mostProducers := 0, 0 // channels and producers of the widest topics seen
 			for step := 0; step < 3000; step++ {
-				peer := string(rune('a' + r.IntN(3)))
+				peer := string(rune('a' + r.IntN(6)))
 				topic := topics[r.IntN(len(topics))]
 				var cmd string
 				switch op := r.IntN(1000); {
@@ -1794,6 +1795,12 @@ func TestRegistrationDBAgainstModel(t *testing.T) {
 				for _, cs := range want.Channels {
 					most = max(most, len(cs))
 				}
+				for _, ps := range want.Producers {
+					mostProducers = max(mostProducers, len(ps))
+				}
+			}
+			if mostProducers <= inlineProducers {
+				t.Errorf("no topic had more than %d producers (most: %d); the test missed producer overflow", inlineProducers, mostProducers)
 			}
 			if most <= 128 {
 				t.Errorf("no topic reached more than 128 channels (most: %d); the test missed the wide channel sets", most)

@@ -74,6 +74,12 @@ func (r *topicRec) nameIs(name string) bool {
 	return int(r.nameLen) == len(name) && string(r.name[:r.nameLen]) == name
 }
 
+// nameNoCopy returns the record's name without copying it, for use only
+// while the shard lock is held: the slot is reused once the topic is gone.
+func (r *topicRec) nameNoCopy() string {
+	return unsafe.String(&r.name[0], int(r.nameLen))
+}
+
 // nameString returns a copy of the record's name: a slot is reused after
 // its topic is deleted, so no string may point into it.
 func (r *topicRec) nameString() string {
