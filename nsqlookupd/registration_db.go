@@ -472,14 +472,19 @@ func (db *RegistrationDB) TopicsSnapshot() ([]string, uint64) {
 // Channels returns the sorted channel names of topic T (empty if none).
 func (db *RegistrationDB) Channels(topic string) []string {
 	h, s := db.locate(topic)
-	names := []string{}
+	var names []string
 	s.mu.RLock()
 	if slot := s.find(h, topic); slot != noSlot {
-		for _, c := range s.channels(slot) {
+		cs := s.channels(slot)
+		names = make([]string, 0, len(cs))
+		for _, c := range cs {
 			names = append(names, s.channelNames.names[c.name])
 		}
 	}
 	s.mu.RUnlock()
+	if names == nil {
+		return []string{}
+	}
 	slices.Sort(names)
 	return names
 }
