@@ -145,7 +145,7 @@ func NewRegistrationDB(inactiveTimeout, tombstoneLifetime time.Duration) *Regist
 		peers:             make(map[string]*peerEntry),
 	}
 	for i := range db.shards {
-		db.shards[i] = newShard()
+		db.shards[i].init()
 	}
 	return db
 }

@@ -1808,3 +1808,34 @@ func TestRegistrationDBAgainstModel(t *testing.T) {
 		})
 	}
 }
+
+// Topics whose names hash alike share a chain in their shard's index; each
+// stays findable, and removal from any place in the chain keeps the rest.
+func TestShardHashChain(t *testing.T) {
+	const h = 42
+	names := []string{"a", "b", "c", "d"}
+	for _, removeOrder := range [][]string{{"a", "b", "c", "d"}, {"d", "c", "b", "a"}, {"b", "d", "a", "c"}} {
+		t.Run(strings.Join(removeOrder, ""), func(t *testing.T) {
+			var s shard
+			s.init()
+			slots := map[string]int32{}
+			for _, name := range names {
+				slots[name] = s.create(h, name)
+			}
+			gone := map[string]bool{}
+			for _, victim := range removeOrder {
+				s.remove(h, slots[victim])
+				gone[victim] = true
+				for _, name := range names {
+					want := slots[name]
+					if gone[name] {
+						want = noSlot
+					}
+					test.Equal(t, want, s.find(h, name), fmt.Sprintf("find(%s) after removing %v", name, removeOrder))
+				}
+			}
+			test.Equal(t, 0, len(s.index), "index entries left")
+			test.Equal(t, len(names), len(s.freeTopics), "free slots")
+		})
+	}
+}

@@ -116,12 +116,10 @@ type channelEntry struct {
 	peers int32
 }
 
-func newShard() shard {
-	return shard{
-		index:    make(map[uint64]int32),
-		overflow: make(map[int32]*topicOverflow),
-		byPeer:   make(map[uint32][]int32),
-	}
+func (s *shard) init() {
+	s.index = make(map[uint64]int32)
+	s.overflow = make(map[int32]*topicOverflow)
+	s.byPeer = make(map[uint32][]int32)
 }
 
 // find returns the slot of the topic named name, whose hash is h, or
