@@ -211,8 +211,7 @@ func (db *RegistrationDB) Register(p *peerEntry, topic, channel string) (topicAd
 		if ci < 0 {
 			ci = db.createChannelLocked(s, slot, channel)
 		}
-		if !s.inChannel(slot, pi, ci) {
-			s.joinChannelBit(slot, pi, ci)
+		if s.joinChannel(slot, pi, ci) {
 			s.channels(slot)[ci].peers++
 			channelAdded = true
 		}
@@ -239,10 +238,9 @@ func (db *RegistrationDB) UnregisterChannel(p *peerEntry, topic, channel string)
 	}
 	ci := s.channelIndex(slot, channel)
 	pi := s.producerIndex(slot, p.id)
-	if ci < 0 || pi < 0 || !s.inChannel(slot, pi, ci) {
+	if ci < 0 || pi < 0 || !s.leaveChannel(slot, pi, ci) {
 		return false
 	}
-	s.leaveChannelBit(slot, pi, ci)
 	s.channels(slot)[ci].peers--
 	db.memberships.Add(-1)
 	if s.dropChannelIfEphemeralEmpty(slot, ci) {
@@ -388,8 +386,7 @@ func (db *RegistrationDB) DeleteChannel(topic, channel string) bool {
 		return false
 	}
 	for pi := range s.producers(slot) {
-		if s.inChannel(slot, pi, ci) {
-			s.leaveChannelBit(slot, pi, ci)
+		if s.leaveChannel(slot, pi, ci) {
 			db.memberships.Add(-1)
 		}
 	}
@@ -764,9 +761,13 @@ func (db *RegistrationDB) removeProducerLocked(s *shard, slot int32, pi int) {
 	left, dropped := s.leaveAllChannels(slot, pi)
 	db.memberships.Add(-1 - int64(left))
 	db.channelCount.Add(-int64(dropped))
-	topics := removeAt(s.byPeer[tp.peer], int(tp.peerIndex), func(moved int32, k int) {
+	k := int(tp.peerIndex)
+	topics := removeAt(s.byPeer[tp.peer], k)
+	if k < len(topics) {
+		// The peer's last topic moved into position k.
+		moved := topics[k]
 		s.producers(moved)[s.producerIndex(moved, tp.peer)].peerIndex = int32(k)
-	})
+	}
 	if len(topics) == 0 {
 		delete(s.byPeer, tp.peer)
 	} else {

@@ -1839,3 +1839,29 @@ func TestShardHashChain(t *testing.T) {
 		})
 	}
 }
+
+// A peer holds several topics in each shard; leaving them in any order
+// keeps its per-shard index right, which checkDBInvariants verifies.
+func TestRegistrationDBManyTopicsPerShard(t *testing.T) {
+	db, _ := newClockedDB()
+	s := newDBScript(db)
+	const topics = 300 // about 5 per shard
+	for i := range topics {
+		s.run(t, fmt.Sprintf("a REGISTER t%d c", i), fmt.Sprintf("b REGISTER t%d", i))
+	}
+	checkDBInvariants(t, db)
+	r := rand.New(rand.NewPCG(7, 7))
+	for n, i := range r.Perm(topics) {
+		switch n % 3 {
+		case 0:
+			s.run(t, fmt.Sprintf("a UNREGISTER t%d", i))
+		case 1:
+			s.run(t, fmt.Sprintf("DELETE t%d", i))
+		default:
+			s.run(t, fmt.Sprintf("b UNREGISTER t%d", i), fmt.Sprintf("a UNREGISTER t%d", i))
+		}
+		checkDBInvariants(t, db)
+	}
+	// b stays only in the topics a alone left.
+	test.Equal(t, Stats{Peers: 2, Topics: topics - topics/3, Channels: topics - topics/3, Registrations: 2 + topics/3}, db.Stats(), "Stats at the end")
+}

@@ -71,7 +71,7 @@ type topicRec struct {
 
 // nameIs reports whether the record is named name.
 func (r *topicRec) nameIs(name string) bool {
-	return int(r.nameLen) == len(name) && string(r.name[:r.nameLen]) == name
+	return string(r.name[:r.nameLen]) == name
 }
 
 // nameNoCopy returns the record's name without copying it, for use only
@@ -233,7 +233,7 @@ func (s *shard) addProducer(slot int32, tp topicProducer) int {
 // The producer must be in no channel.
 func (s *shard) removeProducer(slot int32, i int) {
 	ps := s.producers(slot)
-	ps = removeAt(ps, i, func(topicProducer, int) {})
+	ps = removeAt(ps, i)
 	if r := &s.topics[slot]; r.overflowed {
 		s.overflow[slot].producers = ps
 	} else {
@@ -264,7 +264,7 @@ func (s *shard) removeChannel(slot int32, ci int) {
 	cs := s.channels(slot)
 	s.channelNames.release(cs[ci].name)
 	last := len(cs) - 1
-	cs = removeAt(cs, ci, func(channelEntry, int) {})
+	cs = removeAt(cs, ci)
 	if r := &s.topics[slot]; r.overflowed {
 		s.overflow[slot].channels = cs
 	} else {
@@ -272,9 +272,8 @@ func (s *shard) removeChannel(slot int32, ci int) {
 	}
 	if ci != last {
 		for pi := range s.producers(slot) {
-			if s.inChannel(slot, pi, last) {
-				s.leaveChannelBit(slot, pi, last)
-				s.joinChannelBit(slot, pi, ci)
+			if s.leaveChannel(slot, pi, last) {
+				s.joinChannel(slot, pi, ci)
 			}
 		}
 	}
@@ -333,14 +332,24 @@ func (s *shard) inChannel(slot int32, pi, ci int) bool {
 	return w != nil && *w&(1<<(ci%64)) != 0
 }
 
-func (s *shard) joinChannelBit(slot int32, pi, ci int) {
-	*s.memberWord(slot, pi, ci, true) |= 1 << (ci % 64)
+// joinChannel puts producer pi in channel ci, reporting whether it was not
+// in before.
+func (s *shard) joinChannel(slot int32, pi, ci int) bool {
+	w, bit := s.memberWord(slot, pi, ci, true), uint64(1)<<(ci%64)
+	joined := *w&bit == 0
+	*w |= bit
+	return joined
 }
 
-func (s *shard) leaveChannelBit(slot int32, pi, ci int) {
-	if w := s.memberWord(slot, pi, ci, false); w != nil {
-		*w &^= 1 << (ci % 64)
+// leaveChannel takes producer pi out of channel ci, reporting whether it
+// was in.
+func (s *shard) leaveChannel(slot int32, pi, ci int) bool {
+	w, bit := s.memberWord(slot, pi, ci, false), uint64(1)<<(ci%64)
+	if w == nil || *w&bit == 0 {
+		return false
 	}
+	*w &^= bit
+	return true
 }
 
 // memberChannels appends to dst the indexes of the channels producer pi
@@ -395,12 +404,11 @@ func (s *shard) dropChannelIfEphemeralEmpty(slot int32, ci int) bool {
 }
 
 // removeAt removes element i of s by moving the last element into its
-// place, telling that element its new index, and returns the shorter slice.
-func removeAt[T any](s []T, i int, reindex func(moved T, i int)) []T {
+// place, and returns the shorter slice.
+func removeAt[T any](s []T, i int) []T {
 	last := len(s) - 1
 	if i != last {
 		s[i] = s[last]
-		reindex(s[i], i)
 	}
 	var zero T
 	s[last] = zero
