@@ -46,7 +46,8 @@ type NSQLookupd struct {
 // New validates opts and binds both listeners, so that an unusable address is
 // an error here rather than a crash later. Nothing is served until Main.
 func New(opts *Options) (*NSQLookupd, error) {
-	if err := opts.Validate(); err != nil {
+	s, err := opts.compile()
+	if err != nil {
 		return nil, fmt.Errorf("invalid options: %w", err)
 	}
 	logger, flushLog := opts.Logger, func() error { return nil }
@@ -69,10 +70,6 @@ func New(opts *Options) (*NSQLookupd, error) {
 			l.closeListeners()
 		}
 	}()
-	allowed, err := parseAllowList(opts.HTTPAdminAllow)
-	if err != nil {
-		return nil, err
-	}
 	var tlsConfig *tls.Config
 	if opts.HTTPSAddress != "" {
 		if tlsConfig, err = buildTLSConfig(opts); err != nil {
@@ -101,7 +98,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 	if opts.Metrics {
 		metrics = newPromMetrics(l)
 	}
-	handler := newHTTPHandler(l, &adminACL{allowed: allowed, logf: l.logf}, metrics)
+	handler := newHTTPHandler(l, &adminACL{allowed: s.adminAllow, logf: l.logf}, metrics)
 	l.tcpServer = newTCPServer(l, l.tcpListener)
 	if l.httpListener != nil {
 		l.httpServer = newHTTPServer(l, handler)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,11 @@ import (
 
 // Options configures an NSQLookupd. The `flag` tags name the command-line
 // flags; config-file keys are the same names with "_" for "-".
+//
+// A new option is a tagged field here, its default in NewOptions, its check
+// in compile, its flag in apps/nsqlookupd/options.go, a line in
+// contrib/nsqlookupd.cfg.example and a row in README's option table; the
+// command's tests fail until the last four exist.
 type Options struct {
 	// LogLevel is the lowest level printed.
 	LogLevel lg.LogLevel `flag:"log-level"`
@@ -95,16 +101,12 @@ const (
 // 0.0.0.0:4161 (HTTP), broadcast the OS hostname, 300s inactivity, 45s
 // tombstones.
 func NewOptions() *Options {
-	hostname, err := os.Hostname()
-	if err != nil {
-		hostname = "localhost"
-	}
 	return &Options{
 		LogPrefix:               "[nsqlookupd] ",
 		LogLevel:                lg.INFO,
 		TCPAddress:              "0.0.0.0:4160",
 		HTTPAddress:             "0.0.0.0:4161",
-		BroadcastAddress:        hostname,
+		BroadcastAddress:        osHostname(),
 		InactiveProducerTimeout: 300 * time.Second,
 		TombstoneLifetime:       45 * time.Second,
 		MaxBodySize:             DefaultMaxBodySize,
@@ -117,8 +119,24 @@ func NewOptions() *Options {
 	}
 }
 
-// Validate reports every option that cannot work, in one line.
+// Validate reports every option that cannot work, in one line. New runs
+// the same checks.
 func (o *Options) Validate() error {
+	_, err := o.compile()
+	return err
+}
+
+// settings is what New needs from Options beyond the plain values: the
+// results of parsing them once, during validation.
+type settings struct {
+	// adminAllow is HTTPAdminAllow parsed.
+	adminAllow []netip.Prefix
+}
+
+// compile validates o and returns what it parsed on the way; the error names
+// every option that cannot work, in one line.
+func (o *Options) compile() (settings, error) {
+	var s settings
 	var errs []error
 	if o.LogLevel < lg.DEBUG || o.LogLevel > lg.FATAL {
 		errs = append(errs, fmt.Errorf("invalid log level %d", o.LogLevel))
@@ -144,10 +162,11 @@ func (o *Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("invalid tls-client-auth-policy %q (want require or require-verify)", o.TLSClientAuthPolicy))
 	}
-	if o.TLSMinVersion != 0 && (o.TLSMinVersion < tls.VersionTLS10 || o.TLSMinVersion > tls.VersionTLS13) {
+	if o.TLSMinVersion != 0 && TLSVersionName(o.TLSMinVersion) == "" {
 		errs = append(errs, fmt.Errorf("invalid tls-min-version %#x", o.TLSMinVersion))
 	}
-	if _, err := parseAllowList(o.HTTPAdminAllow); err != nil {
+	var err error
+	if s.adminAllow, err = parseAllowList(o.HTTPAdminAllow); err != nil {
 		errs = append(errs, err)
 	}
 	if o.InactiveProducerTimeout <= 0 {
@@ -175,13 +194,13 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))
 	}
 	if len(errs) == 0 {
-		return nil
+		return s, nil
 	}
 	msgs := make([]string, len(errs))
 	for i, err := range errs {
 		msgs[i] = err.Error()
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return settings{}, errors.New(strings.Join(msgs, "; "))
 }
 
 // Logger is where log lines go; *log.Logger satisfies it.

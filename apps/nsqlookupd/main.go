@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/BurntSushi/toml"
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/judwhite/go-svc"
 	"github.com/mreiferson/go-options"
@@ -78,19 +77,14 @@ func (p *program) Start() error {
 		os.Exit(0)
 	}
 
-	cfg := config{}
+	var cfg config
 	if configFile := flagSet.Lookup("config").Value.String(); configFile != "" {
-		if _, err := toml.DecodeFile(configFile, &cfg); err != nil {
-			logFatal("failed to load config file %s - %s", configFile, err)
+		var err error
+		if cfg, err = loadConfig(configFile); err != nil {
+			logFatal("%s", err)
 		}
 	}
-	if err := cfg.validate(opts); err != nil {
-		logFatal("%s", err)
-	}
 	options.Resolve(opts, flagSet, cfg)
-	if err := opts.Validate(); err != nil {
-		logFatal("%s", err)
-	}
 
 	lookupd, err := nsqlookupd.New(opts)
 	if err != nil {
