@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
 // NSQLookupd is one running lookup daemon.
@@ -44,7 +46,9 @@ type NSQLookupd struct {
 }
 
 // New validates opts and binds both listeners, so that an unusable address is
-// an error here rather than a crash later. Nothing is served until Main.
+// an error here rather than a crash later. Nothing is served until Main. Its
+// first log line is the version, then opts.StartupWarnings and warnings
+// about values that work but are probably mistakes.
 func New(opts *Options) (*NSQLookupd, error) {
 	s, err := opts.compile()
 	if err != nil {
@@ -63,11 +67,19 @@ func New(opts *Options) (*NSQLookupd, error) {
 		metrics:  newCounters(),
 		exitCh:   make(chan struct{}),
 	}
+	l.logf(LOG_INFO, "%s", version.String("nsqlookupd"))
+	for _, warnings := range [][]string{opts.StartupWarnings, s.warnings} {
+		for _, w := range warnings {
+			l.logf(LOG_WARN, "%s", w)
+		}
+	}
 
 	ok := false
 	defer func() {
 		if !ok {
 			l.closeListeners()
+			// The caller reports the error; what was logged comes first.
+			l.flushLog()
 		}
 	}()
 	var tlsConfig *tls.Config
@@ -200,6 +212,7 @@ func (l *NSQLookupd) serveHTTP(errCh chan<- error, name string, srv *http.Server
 		l.logf(LOG_INFO, "%s: listening on %s", name, ln.Addr())
 		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
+			l.logf(LOG_INFO, "%s: closing %s", name, ln.Addr())
 			err = nil
 		} else if err != nil {
 			err = fmt.Errorf("%s: serving on %s: %w", name, ln.Addr(), err)

@@ -51,7 +51,8 @@ type Options struct {
 	// newline included.
 	MaxCommandSize int64 `flag:"max-command-size"`
 	// ClientTimeout is the TCP read deadline: a client that sends nothing
-	// for this long is disconnected. It must exceed nsqd's 15s heartbeat.
+	// for this long is disconnected. Below nsqd's 15s PING interval every
+	// idle nsqd is dropped between pings; New then logs a warning.
 	ClientTimeout time.Duration `flag:"client-timeout"`
 	// MagicTimeout is how long a new TCP connection has to send its 4-byte
 	// protocol magic.
@@ -87,6 +88,12 @@ type Options struct {
 
 	// Metrics serves Prometheus metrics at GET /metrics.
 	Metrics bool `flag:"metrics"`
+
+	// StartupWarnings are logged as WARNING at start, right after the
+	// version line. The command fills them with config-file values that are
+	// accepted but probably wrong (unknown keys, durations given as bare
+	// numbers of milliseconds).
+	StartupWarnings []string
 }
 
 // Defaults of the hardening limits.
@@ -96,6 +103,9 @@ const (
 	DefaultClientTimeout  = 60 * time.Second
 	DefaultMagicTimeout   = 10 * time.Second
 )
+
+// nsqdPingInterval is how often an idle nsqd sends PING to each lookupd.
+const nsqdPingInterval = 15 * time.Second
 
 // NewOptions returns the defaults: listen on 0.0.0.0:4160 (TCP) and
 // 0.0.0.0:4161 (HTTP), broadcast the OS hostname, 300s inactivity, 45s
@@ -131,6 +141,8 @@ func (o *Options) Validate() error {
 type settings struct {
 	// adminAllow is HTTPAdminAllow parsed.
 	adminAllow []netip.Prefix
+	// warnings are values that work but are probably mistakes.
+	warnings []string
 }
 
 // compile validates o and returns what it parsed on the way; the error names
@@ -183,6 +195,10 @@ func (o *Options) compile() (settings, error) {
 	}
 	if o.ClientTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("client-timeout must be positive, got %s", o.ClientTimeout))
+	} else if o.ClientTimeout < nsqdPingInterval {
+		s.warnings = append(s.warnings, fmt.Sprintf(
+			"client-timeout %s is below nsqd's %s PING interval: every idle nsqd will be disconnected between pings",
+			o.ClientTimeout, nsqdPingInterval))
 	}
 	if o.MagicTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("magic-timeout must be positive, got %s", o.MagicTimeout))

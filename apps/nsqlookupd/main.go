@@ -78,13 +78,18 @@ func (p *program) Start() error {
 	}
 
 	var cfg config
+	var warnings []string
 	if configFile := flagSet.Lookup("config").Value.String(); configFile != "" {
+		onCommandLine := map[string]bool{}
+		flagSet.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 		var err error
-		if cfg, err = loadConfig(configFile); err != nil {
+		if cfg, warnings, err = loadConfig(configFile, onCommandLine); err != nil {
 			logFatal("%s", err)
 		}
 	}
 	options.Resolve(opts, flagSet, cfg)
+	// The daemon logs them after its version line.
+	opts.StartupWarnings = warnings
 
 	lookupd, err := nsqlookupd.New(opts)
 	if err != nil {

@@ -81,21 +81,67 @@ func optionFields() []optionField {
 	return list
 }
 
+// deprecatedConfigKeys are accepted in a config file without an Options
+// field: old config files may set them, and like their flags they have no
+// effect.
+var deprecatedConfigKeys = []string{"verbose"}
+
 var durationType = reflect.TypeOf(time.Duration(0))
 
 // config is a parsed TOML config file, keyed by flag name with "_" for "-".
 type config map[string]interface{}
 
-// loadConfig reads the TOML config file at path and checks its values.
-func loadConfig(path string) (config, error) {
+// loadConfig reads the TOML config file at path and checks its values. The
+// warnings name values that are accepted but probably wrong: unknown keys,
+// and durations given as bare numbers (which mean milliseconds) unless the
+// flag on the command line overrides them.
+func loadConfig(path string, onCommandLine map[string]bool) (config, []string, error) {
 	cfg := config{}
-	if _, err := toml.DecodeFile(path, &cfg); err != nil {
-		return nil, fmt.Errorf("failed to load config file %s - %s", path, err)
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to load config file %s - %s", path, err)
 	}
+	// Bare numbers are told apart before validate converts values.
+	warnings := cfg.warnings(md.Keys(), onCommandLine)
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, warnings, nil
+}
+
+// warnings returns one line per top-level key (keys lists them in file
+// order) that is unknown or a duration written as a bare number.
+func (cfg config) warnings(keys []toml.Key, onCommandLine map[string]bool) []string {
+	known := map[string]optionField{}
+	for _, o := range optionFields() {
+		known[o.key] = o
+	}
+	for _, key := range deprecatedConfigKeys {
+		known[key] = optionField{}
+	}
+	var warnings []string
+	for _, k := range keys {
+		if len(k) != 1 {
+			continue // inside a table, whose own key is reported
+		}
+		key := k[0]
+		o, ok := known[key]
+		if !ok {
+			w := fmt.Sprintf("config: unknown key %q is ignored", key)
+			if _, ok := known[toConfigKey(key)]; ok {
+				w += fmt.Sprintf(" (did you mean %s?)", toConfigKey(key))
+			}
+			warnings = append(warnings, w)
+			continue
+		}
+		// A bare 0 is unambiguous.
+		if n, isInt := cfg[key].(int64); isInt && n != 0 && o.typ == durationType && !onCommandLine[o.flag] {
+			warnings = append(warnings, fmt.Sprintf(
+				`config: %s = %d is read as %s (a bare number means milliseconds); write "%s" to keep it, or "%ds" for seconds`,
+				key, n, time.Duration(n)*time.Millisecond, time.Duration(n)*time.Millisecond, n))
+		}
+	}
+	return warnings
 }
 
 // validate checks every known key's value before go-options resolves it

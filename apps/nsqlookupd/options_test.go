@@ -22,11 +22,14 @@ const (
 )
 
 // TestConfigExampleIsComplete checks that contrib/nsqlookupd.cfg.example
-// parses, sets every option and shows the real defaults.
+// parses without warnings, sets every option and shows the real defaults.
 func TestConfigExampleIsComplete(t *testing.T) {
-	cfg, err := loadConfig(configExamplePath)
+	cfg, warnings, err := loadConfig(configExamplePath, nil)
 	if err != nil {
 		t.Fatalf("loading example config: %v", err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("example config draws warnings: %q", warnings)
 	}
 	for _, field := range flagFields(t) {
 		// broadcast_address defaults to the hostname, so it is shown
@@ -127,7 +130,7 @@ func TestEveryOptionIsWiredAndDocumented(t *testing.T) {
 
 // checkConfigKeySetsField loads a config file setting only field's key, to
 // a value other than the default, the way the command does, and checks the
-// value reaches the field.
+// value reaches the field without a warning.
 func checkConfigKeySetsField(t *testing.T, field taggedField) {
 	t.Helper()
 	var value string
@@ -150,9 +153,12 @@ func checkConfigKeySetsField(t *testing.T, field taggedField) {
 		t.Fatalf("no test value for a config key of type %s: add one here", field.typ)
 	}
 	path := writeConfig(t, field.key+" = "+value+"\n")
-	cfg, err := loadConfig(path)
+	cfg, warnings, err := loadConfig(path, nil)
 	if err != nil {
 		t.Fatalf("config %s = %s: %v", field.key, value, err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("config %s = %s draws warnings %q", field.key, value, warnings)
 	}
 	opts := nsqlookupd.NewOptions()
 	flagSet := nsqlookupdFlagSet(opts)
