@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
 // NSQLookupd is one running lookup daemon.
@@ -44,9 +46,12 @@ type NSQLookupd struct {
 }
 
 // New validates opts and binds both listeners, so that an unusable address is
-// an error here rather than a crash later. Nothing is served until Main.
+// an error here rather than a crash later. Nothing is served until Main. Its
+// first log line is the version, then opts.StartupWarnings and warnings
+// about values that work but are probably mistakes.
 func New(opts *Options) (*NSQLookupd, error) {
-	if err := opts.Validate(); err != nil {
+	s, err := opts.compile()
+	if err != nil {
 		return nil, fmt.Errorf("invalid options: %w", err)
 	}
 	logger, flushLog := opts.Logger, func() error { return nil }
@@ -62,17 +67,21 @@ func New(opts *Options) (*NSQLookupd, error) {
 		metrics:  newCounters(),
 		exitCh:   make(chan struct{}),
 	}
+	l.logf(LOG_INFO, "%s", version.String("nsqlookupd"))
+	for _, warnings := range [][]string{opts.StartupWarnings, s.warnings} {
+		for _, w := range warnings {
+			l.logf(LOG_WARN, "%s", w)
+		}
+	}
 
 	ok := false
 	defer func() {
 		if !ok {
 			l.closeListeners()
+			// The caller reports the error; what was logged comes first.
+			l.flushLog()
 		}
 	}()
-	allowed, err := parseAllowList(opts.HTTPAdminAllow)
-	if err != nil {
-		return nil, err
-	}
 	var tlsConfig *tls.Config
 	if opts.HTTPSAddress != "" {
 		if tlsConfig, err = buildTLSConfig(opts); err != nil {
@@ -101,7 +110,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 	if opts.Metrics {
 		metrics = newPromMetrics(l)
 	}
-	handler := newHTTPHandler(l, &adminACL{allowed: allowed, logf: l.logf}, metrics)
+	handler := newHTTPHandler(l, &adminACL{allowed: s.adminAllow, logf: l.logf}, metrics)
 	l.tcpServer = newTCPServer(l, l.tcpListener)
 	if l.httpListener != nil {
 		l.httpServer = newHTTPServer(l, handler)
@@ -203,6 +212,7 @@ func (l *NSQLookupd) serveHTTP(errCh chan<- error, name string, srv *http.Server
 		l.logf(LOG_INFO, "%s: listening on %s", name, ln.Addr())
 		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
+			l.logf(LOG_INFO, "%s: closing %s", name, ln.Addr())
 			err = nil
 		} else if err != nil {
 			err = fmt.Errorf("%s: serving on %s: %w", name, ln.Addr(), err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,11 @@ import (
 
 // Options configures an NSQLookupd. The `flag` tags name the command-line
 // flags; config-file keys are the same names with "_" for "-".
+//
+// A new option is a tagged field here, its default in NewOptions, its check
+// in compile, its flag in apps/nsqlookupd/options.go, a line in
+// contrib/nsqlookupd.cfg.example and a row in README's option table; the
+// command's tests fail until the last four exist.
 type Options struct {
 	// LogLevel is the lowest level printed.
 	LogLevel lg.LogLevel `flag:"log-level"`
@@ -45,7 +51,8 @@ type Options struct {
 	// newline included.
 	MaxCommandSize int64 `flag:"max-command-size"`
 	// ClientTimeout is the TCP read deadline: a client that sends nothing
-	// for this long is disconnected. It must exceed nsqd's 15s heartbeat.
+	// for this long is disconnected. Below nsqd's 15s PING interval every
+	// idle nsqd is dropped between pings; New then logs a warning.
 	ClientTimeout time.Duration `flag:"client-timeout"`
 	// MagicTimeout is how long a new TCP connection has to send its 4-byte
 	// protocol magic.
@@ -81,6 +88,12 @@ type Options struct {
 
 	// Metrics serves Prometheus metrics at GET /metrics.
 	Metrics bool `flag:"metrics"`
+
+	// StartupWarnings are logged as WARNING at start, right after the
+	// version line. The command fills them with config-file values that are
+	// accepted but probably wrong (unknown keys, durations given as bare
+	// numbers of milliseconds).
+	StartupWarnings []string
 }
 
 // Defaults of the hardening limits.
@@ -91,20 +104,19 @@ const (
 	DefaultMagicTimeout   = 10 * time.Second
 )
 
+// nsqdPingInterval is how often an idle nsqd sends PING to each lookupd.
+const nsqdPingInterval = 15 * time.Second
+
 // NewOptions returns the defaults: listen on 0.0.0.0:4160 (TCP) and
 // 0.0.0.0:4161 (HTTP), broadcast the OS hostname, 300s inactivity, 45s
 // tombstones.
 func NewOptions() *Options {
-	hostname, err := os.Hostname()
-	if err != nil {
-		hostname = "localhost"
-	}
 	return &Options{
 		LogPrefix:               "[nsqlookupd] ",
 		LogLevel:                lg.INFO,
 		TCPAddress:              "0.0.0.0:4160",
 		HTTPAddress:             "0.0.0.0:4161",
-		BroadcastAddress:        hostname,
+		BroadcastAddress:        osHostname(),
 		InactiveProducerTimeout: 300 * time.Second,
 		TombstoneLifetime:       45 * time.Second,
 		MaxBodySize:             DefaultMaxBodySize,
@@ -117,8 +129,26 @@ func NewOptions() *Options {
 	}
 }
 
-// Validate reports every option that cannot work, in one line.
+// Validate reports every option that cannot work, in one line. New runs
+// the same checks.
 func (o *Options) Validate() error {
+	_, err := o.compile()
+	return err
+}
+
+// settings is what New needs from Options beyond the plain values: the
+// results of parsing them once, during validation.
+type settings struct {
+	// adminAllow is HTTPAdminAllow parsed.
+	adminAllow []netip.Prefix
+	// warnings are values that work but are probably mistakes.
+	warnings []string
+}
+
+// compile validates o and returns what it parsed on the way; the error names
+// every option that cannot work, in one line.
+func (o *Options) compile() (settings, error) {
+	var s settings
 	var errs []error
 	if o.LogLevel < lg.DEBUG || o.LogLevel > lg.FATAL {
 		errs = append(errs, fmt.Errorf("invalid log level %d", o.LogLevel))
@@ -144,10 +174,11 @@ func (o *Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("invalid tls-client-auth-policy %q (want require or require-verify)", o.TLSClientAuthPolicy))
 	}
-	if o.TLSMinVersion != 0 && (o.TLSMinVersion < tls.VersionTLS10 || o.TLSMinVersion > tls.VersionTLS13) {
+	if o.TLSMinVersion != 0 && TLSVersionName(o.TLSMinVersion) == "" {
 		errs = append(errs, fmt.Errorf("invalid tls-min-version %#x", o.TLSMinVersion))
 	}
-	if _, err := parseAllowList(o.HTTPAdminAllow); err != nil {
+	var err error
+	if s.adminAllow, err = parseAllowList(o.HTTPAdminAllow); err != nil {
 		errs = append(errs, err)
 	}
 	if o.InactiveProducerTimeout <= 0 {
@@ -164,6 +195,10 @@ func (o *Options) Validate() error {
 	}
 	if o.ClientTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("client-timeout must be positive, got %s", o.ClientTimeout))
+	} else if o.ClientTimeout < nsqdPingInterval {
+		s.warnings = append(s.warnings, fmt.Sprintf(
+			"client-timeout %s is below nsqd's %s PING interval: every idle nsqd will be disconnected between pings",
+			o.ClientTimeout, nsqdPingInterval))
 	}
 	if o.MagicTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("magic-timeout must be positive, got %s", o.MagicTimeout))
@@ -175,13 +210,13 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))
 	}
 	if len(errs) == 0 {
-		return nil
+		return s, nil
 	}
 	msgs := make([]string, len(errs))
 	for i, err := range errs {
 		msgs[i] = err.Error()
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return settings{}, errors.New(strings.Join(msgs, "; "))
 }
 
 // Logger is where log lines go; *log.Logger satisfies it.

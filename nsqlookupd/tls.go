@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // The --tls-client-auth-policy values, named as nsqd names them.
@@ -47,17 +48,45 @@ func buildTLSConfig(opts *Options) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ParseTLSVersion maps "tls1.0" … "tls1.3" to the crypto/tls constant.
-func ParseTLSVersion(s string) (uint16, error) {
-	switch s {
-	case "tls1.0":
-		return tls.VersionTLS10, nil
-	case "tls1.1":
-		return tls.VersionTLS11, nil
-	case "tls1.2":
-		return tls.VersionTLS12, nil
-	case "tls1.3":
-		return tls.VersionTLS13, nil
+// tlsVersions names the versions --tls-min-version accepts, lowest first:
+// the one table behind parsing, printing and the --help text.
+var tlsVersions = []struct {
+	name    string
+	version uint16
+}{
+	{"tls1.0", tls.VersionTLS10},
+	{"tls1.1", tls.VersionTLS11},
+	{"tls1.2", tls.VersionTLS12},
+	{"tls1.3", tls.VersionTLS13},
+}
+
+// TLSVersionNames returns the names --tls-min-version accepts, lowest first.
+func TLSVersionNames() []string {
+	names := make([]string, len(tlsVersions))
+	for i, v := range tlsVersions {
+		names[i] = v.name
 	}
-	return 0, fmt.Errorf("invalid TLS version %q (want tls1.0, tls1.1, tls1.2 or tls1.3)", s)
+	return names
+}
+
+// TLSVersionName returns the --tls-min-version name of a crypto/tls version
+// constant, or "" if the version is not one it accepts.
+func TLSVersionName(version uint16) string {
+	for _, v := range tlsVersions {
+		if v.version == version {
+			return v.name
+		}
+	}
+	return ""
+}
+
+// ParseTLSVersion maps a --tls-min-version name ("tls1.2") to its crypto/tls
+// constant.
+func ParseTLSVersion(s string) (uint16, error) {
+	for _, v := range tlsVersions {
+		if v.name == s {
+			return v.version, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid TLS version %q (want one of %s)", s, strings.Join(TLSVersionNames(), ", "))
 }

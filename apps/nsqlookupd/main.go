@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/BurntSushi/toml"
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/judwhite/go-svc"
 	"github.com/mreiferson/go-options"
@@ -78,19 +77,19 @@ func (p *program) Start() error {
 		os.Exit(0)
 	}
 
-	cfg := config{}
+	var cfg config
+	var warnings []string
 	if configFile := flagSet.Lookup("config").Value.String(); configFile != "" {
-		if _, err := toml.DecodeFile(configFile, &cfg); err != nil {
-			logFatal("failed to load config file %s - %s", configFile, err)
+		onCommandLine := map[string]bool{}
+		flagSet.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+		var err error
+		if cfg, warnings, err = loadConfig(configFile, onCommandLine); err != nil {
+			logFatal("%s", err)
 		}
 	}
-	if err := cfg.validate(opts); err != nil {
-		logFatal("%s", err)
-	}
 	options.Resolve(opts, flagSet, cfg)
-	if err := opts.Validate(); err != nil {
-		logFatal("%s", err)
-	}
+	// The daemon logs them after its version line.
+	opts.StartupWarnings = warnings
 
 	lookupd, err := nsqlookupd.New(opts)
 	if err != nil {

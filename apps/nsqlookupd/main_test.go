@@ -4,11 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +32,7 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // binPath is the nsqlookupd binary built by TestMain.
@@ -424,32 +433,94 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestEveryFlagAccepted starts the binary with every flag set to a non-default
-// value.
+// TestEveryFlagAccepted starts the binary with every flag of its flag set
+// set to a non-default value; a flag without a test value here fails it.
 func TestEveryFlagAccepted(t *testing.T) {
-	cfg := writeConfig(t, "# empty\n")
-	p := startProc(t,
-		"--tcp-address=127.0.0.1:0",
-		"--http-address=127.0.0.1:0",
-		"--broadcast-address=every-flag.test",
-		"--inactive-producer-timeout=10m",
-		"--tombstone-lifetime=1m",
-		"--log-level=debug",
-		"--log-prefix=[every-flag] ",
-		"--config="+cfg,
-		"--verbose",
-		"--max-body-size=1024",
-		"--max-command-size=1024",
-		"--client-timeout=30s",
-		"--magic-timeout=5s",
-		"--max-clients=10",
-		"--shutdown-timeout=1s",
-	)
+	certFile, keyFile := writeSelfSignedCert(t)
+	values := map[string]string{
+		"tcp-address":               "127.0.0.1:0",
+		"http-address":              "127.0.0.1:0",
+		"https-address":             "127.0.0.1:0",
+		"broadcast-address":         "every-flag.test",
+		"inactive-producer-timeout": "10m",
+		"tombstone-lifetime":        "1m",
+		"log-level":                 "debug",
+		"log-prefix":                "[every-flag] ",
+		"config":                    writeConfig(t, "# empty\n"),
+		"verbose":                   "true",
+		"max-body-size":             "1024",
+		"max-command-size":          "1024",
+		"client-timeout":            "30s",
+		"magic-timeout":             "5s",
+		"max-clients":               "10",
+		"shutdown-timeout":          "1s",
+		"tls-cert":                  certFile,
+		"tls-key":                   keyFile,
+		"tls-root-ca-file":          certFile,
+		"tls-client-auth-policy":    "require-verify",
+		"tls-min-version":           "tls1.3",
+		"http-admin-allow":          "127.0.0.1",
+		"metrics":                   "true",
+	}
+	// Flags whose use ends the process are covered by their own tests.
+	testedElsewhere := map[string]string{"version": "TestVersion"}
+
+	var args []string
+	nsqlookupdFlagSet(nsqlookupd.NewOptions()).VisitAll(func(f *flag.Flag) {
+		value, ok := values[f.Name]
+		switch {
+		case ok:
+			args = append(args, "--"+f.Name+"="+value)
+			delete(values, f.Name)
+		case testedElsewhere[f.Name] == "":
+			t.Errorf("no test value for --%s: add one to this test", f.Name)
+		}
+	})
+	for name := range values {
+		t.Errorf("test value for --%s, which the binary does not have", name)
+	}
+	if t.Failed() {
+		return
+	}
+
+	p := startProc(t, args...)
 	c := dialV1(t, p.tcpAddr)
 	reply := c.identify("127.0.0.1", 4150, 4151)
 	test.Equal(t, "every-flag.test", reply["broadcast_address"], "IDENTIFY broadcast_address")
 	test.Equal(t, "OK", c.command("REGISTER every"), "REGISTER reply")
 	test.Equal(t, []string{"127.0.0.1:4150"}, lookup(t, p, "every"), "/lookup producers")
+	code, _ := httpDo(t, "GET", "http://"+p.httpAddr+"/metrics")
+	test.Equal(t, http.StatusOK, code, "GET /metrics status with --metrics")
+	test.Eventually(t, 5*time.Second, func() bool {
+		return p.hasLine("[every-flag] ", " INFO: HTTPS: listening on 127.0.0.1:")
+	}, "HTTPS listening line")
+}
+
+// writeSelfSignedCert writes a self-signed certificate for 127.0.0.1, which
+// is also its own CA, and its key as PEM files.
+func writeSelfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	test.Nil(t, err, "generate key")
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	test.Nil(t, err, "create certificate")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	test.Nil(t, err, "encode key")
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	test.Nil(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600), "write certificate")
+	test.Nil(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600), "write key")
+	return certFile, keyFile
 }
 
 func TestBroadcastAddress(t *testing.T) {

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
@@ -31,14 +32,16 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 
 	flagSet.String("tcp-address", opts.TCPAddress, "<addr>:<port> to listen on for TCP clients")
 	flagSet.String("http-address", opts.HTTPAddress, "<addr>:<port> to listen on for HTTP clients")
-	flagSet.String("broadcast-address", opts.BroadcastAddress, "address of this lookupd node, (default to the OS hostname)")
+	// The flag package appends "(default …)" to a usage line by itself
+	// whenever the default is not the zero value; usage lines never say it.
+	flagSet.String("broadcast-address", opts.BroadcastAddress, "address of this lookupd node as reported to nsqd (the OS hostname unless set)")
 
 	flagSet.Duration("inactive-producer-timeout", opts.InactiveProducerTimeout, "duration of time a producer will remain in the active list since its last ping")
 	flagSet.Duration("tombstone-lifetime", opts.TombstoneLifetime, "duration of time a producer will remain tombstoned if registration remains")
 
 	flagSet.Int64("max-body-size", opts.MaxBodySize, "maximum size in bytes of an IDENTIFY body")
 	flagSet.Int64("max-command-size", opts.MaxCommandSize, "maximum length in bytes of a TCP command line")
-	flagSet.Duration("client-timeout", opts.ClientTimeout, "drop a TCP client that sends nothing for this long (must exceed nsqd's 15s heartbeat)")
+	flagSet.Duration("client-timeout", opts.ClientTimeout, "drop a TCP client that sends nothing for this long (keep it above nsqd's 15s PING interval)")
 	flagSet.Duration("magic-timeout", opts.MagicTimeout, "drop a new TCP client that has not sent its protocol magic within this time")
 	flagSet.Int("max-clients", opts.MaxClients, "maximum concurrent TCP clients (0 = unlimited)")
 	flagSet.Duration("shutdown-timeout", opts.ShutdownTimeout, "how long shutdown waits for in-flight HTTP requests")
@@ -49,22 +52,102 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 	flagSet.String("tls-root-ca-file", opts.TLSRootCAFile, "path to a PEM CA bundle that HTTPS client certificates must chain to")
 	flagSet.String("tls-client-auth-policy", opts.TLSClientAuthPolicy, "HTTPS client certificate policy: 'require' or 'require-verify'")
 	tlsMinVersion := tlsVersionFlag(opts.TLSMinVersion)
-	flagSet.Var(&tlsMinVersion, "tls-min-version", "minimum TLS version for HTTPS: tls1.0, tls1.1, tls1.2 or tls1.3 (default tls1.2)")
+	flagSet.Var(&tlsMinVersion, "tls-min-version", "minimum TLS version for HTTPS: "+strings.Join(nsqlookupd.TLSVersionNames(), ", "))
 
 	adminAllow := stringArrayFlag(append([]string(nil), opts.HTTPAdminAllow...))
-	flagSet.Var(&adminAllow, "http-admin-allow", "client CIDR or address allowed to call the mutating /topic/* and /channel/* endpoints (repeatable; default: everyone)")
+	flagSet.Var(&adminAllow, "http-admin-allow", "client CIDR or address allowed to call the mutating /topic/* and /channel/* endpoints (repeatable; everyone when unset)")
 	flagSet.Bool("metrics", opts.Metrics, "serve Prometheus metrics at GET /metrics")
 
 	return flagSet
 }
 
+// optionField is one Options field that has a flag and a config key.
+type optionField struct {
+	flag string       // command-line flag name, "tcp-address"
+	key  string       // config-file key, "tcp_address"
+	typ  reflect.Type // the field's type
+}
+
+// optionFields lists every Options field with a `flag` tag, in declaration order.
+func optionFields() []optionField {
+	var list []optionField
+	typ := reflect.TypeOf(nsqlookupd.Options{})
+	for i := 0; i < typ.NumField(); i++ {
+		field := typ.Field(i)
+		if name := field.Tag.Get("flag"); name != "" {
+			list = append(list, optionField{flag: name, key: toConfigKey(name), typ: field.Type})
+		}
+	}
+	return list
+}
+
+// deprecatedConfigKeys are accepted in a config file without an Options
+// field: old config files may set them, and like their flags they have no
+// effect.
+var deprecatedConfigKeys = []string{"verbose"}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
 // config is a parsed TOML config file, keyed by flag name with "_" for "-".
 type config map[string]interface{}
 
+// loadConfig reads the TOML config file at path and checks its values. The
+// warnings name values that are accepted but probably wrong: unknown keys,
+// and durations given as bare numbers (which mean milliseconds) unless the
+// flag on the command line overrides them.
+func loadConfig(path string, onCommandLine map[string]bool) (config, []string, error) {
+	cfg := config{}
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to load config file %s - %s", path, err)
+	}
+	// Bare numbers are told apart before validate converts values.
+	warnings := cfg.warnings(md.Keys(), onCommandLine)
+	if err := cfg.validate(); err != nil {
+		return nil, nil, err
+	}
+	return cfg, warnings, nil
+}
+
+// warnings returns one line per top-level key (keys lists them in file
+// order) that is unknown or a duration written as a bare number.
+func (cfg config) warnings(keys []toml.Key, onCommandLine map[string]bool) []string {
+	known := map[string]optionField{}
+	for _, o := range optionFields() {
+		known[o.key] = o
+	}
+	for _, key := range deprecatedConfigKeys {
+		known[key] = optionField{}
+	}
+	var warnings []string
+	for _, k := range keys {
+		if len(k) != 1 {
+			continue // inside a table, whose own key is reported
+		}
+		key := k[0]
+		o, ok := known[key]
+		if !ok {
+			w := fmt.Sprintf("config: unknown key %q is ignored", key)
+			if _, ok := known[toConfigKey(key)]; ok {
+				w += fmt.Sprintf(" (did you mean %s?)", toConfigKey(key))
+			}
+			warnings = append(warnings, w)
+			continue
+		}
+		// A bare 0 is unambiguous.
+		if n, isInt := cfg[key].(int64); isInt && n != 0 && o.typ == durationType && !onCommandLine[o.flag] {
+			warnings = append(warnings, fmt.Sprintf(
+				`config: %s = %d is read as %s (a bare number means milliseconds); write "%s" to keep it, or "%ds" for seconds`,
+				key, n, time.Duration(n)*time.Millisecond, time.Duration(n)*time.Millisecond, n))
+		}
+	}
+	return warnings
+}
+
 // validate checks every known key's value before go-options resolves it
 // (which would otherwise abort on a value it cannot convert), converting
-// log_level to its typed value.
-func (cfg config) validate(opts *nsqlookupd.Options) error {
+// log_level and tls_min_version to their typed values.
+func (cfg config) validate() error {
 	if v, ok := cfg["log_level"]; ok {
 		var level lg.LogLevel
 		if err := level.Set(fmt.Sprintf("%v", v)); err != nil {
@@ -79,40 +162,30 @@ func (cfg config) validate(opts *nsqlookupd.Options) error {
 		}
 		cfg["tls_min_version"] = uint16(tv)
 	}
-	typ := reflect.TypeOf(*opts)
-	for i := 0; i < typ.NumField(); i++ {
-		field := typ.Field(i)
-		name := field.Tag.Get("flag")
-		if name == "" || name == "log-level" || name == "tls-min-version" {
+	for _, o := range optionFields() {
+		if o.key == "log_level" || o.key == "tls_min_version" {
 			continue
 		}
-		key := toConfigKey(name)
-		v, ok := cfg[key]
+		v, ok := cfg[o.key]
 		if !ok {
 			continue
 		}
-		if err := checkConfigValue(field.Type, v); err != nil {
-			return fmt.Errorf("invalid value %v for %s: %w", v, key, err)
+		if err := checkConfigValue(o.typ, v); err != nil {
+			return fmt.Errorf("invalid value %v for %s: %w", v, o.key, err)
 		}
 	}
 	return nil
 }
 
 func toConfigKey(flagName string) string {
-	b := []byte(flagName)
-	for i, c := range b {
-		if c == '-' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	return strings.ReplaceAll(flagName, "-", "_")
 }
 
 // checkConfigValue accepts the TOML value types go-options can convert to
 // the field's type.
 func checkConfigValue(t reflect.Type, v interface{}) error {
 	switch {
-	case t == reflect.TypeOf(time.Duration(0)):
+	case t == durationType:
 		switch d := v.(type) {
 		case string:
 			_, err := time.ParseDuration(d)
@@ -177,20 +250,9 @@ func (v *tlsVersionFlag) Set(s string) error {
 	return nil
 }
 
-// String returns the version name, empty for the default.
-func (v *tlsVersionFlag) String() string {
-	switch uint16(*v) {
-	case tls.VersionTLS10:
-		return "tls1.0"
-	case tls.VersionTLS11:
-		return "tls1.1"
-	case tls.VersionTLS12:
-		return "tls1.2"
-	case tls.VersionTLS13:
-		return "tls1.3"
-	}
-	return ""
-}
+// String returns the version name; empty for the zero value, so the flag
+// package prints the default in --help.
+func (v *tlsVersionFlag) String() string { return nsqlookupd.TLSVersionName(uint16(*v)) }
 
 // Get returns the version as a uint16 for go-options.
 func (v *tlsVersionFlag) Get() interface{} { return uint16(*v) }
