@@ -132,7 +132,7 @@ func TestAdminACL(t *testing.T) {
 			test.Equal(t, http.StatusOK, r.status, "status, body "+r.body)
 		})
 	}
-	test.Equal(t, []string{"fresh"}, l.DB.Topics(), "topics after the allowed requests")
+	test.Equal(t, []string{"fresh"}, l.db.Topics(), "topics after the allowed requests")
 }
 
 // TestAdminACLDefaultAllowsEveryone checks that without --http-admin-allow
@@ -143,7 +143,7 @@ func TestAdminACLDefaultAllowsEveryone(t *testing.T) {
 	l := startLookupd(t, opts)
 	r := aclDo(t, aclClient(t, "127.0.0.2"), l, "POST", "/topic/create?topic=anyone")
 	test.Equal(t, http.StatusOK, r.status, "status, body "+r.body)
-	test.Equal(t, []string{"anyone"}, l.DB.Topics(), "topics")
+	test.Equal(t, []string{"anyone"}, l.db.Topics(), "topics")
 }
 
 // TestAdminACLEntryForms starts a daemon per allow-list spelling and checks

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 )
 
 // clientV1 is one TCP connection speaking the V1 protocol.
@@ -14,7 +16,7 @@ type clientV1 struct {
 	// addr is the remote ip:port, the peer's identity.
 	addr string
 	// peer is set by IDENTIFY; nil before.
-	peer *peerEntry
+	peer *registry.Peer
 
 	// readDeadlineSet and writeDeadlineSet are when the deadlines were last
 	// moved; see extendReadDeadline.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/http_api"
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
@@ -162,6 +163,9 @@ func params(req *http.Request) (http_api.ReqParams, error) {
 	return http_api.NewReqParams(req)
 }
 
+// tooManyRegistrations answers a create over --max-registrations.
+var tooManyRegistrations = http_api.Err{Code: http.StatusServiceUnavailable, Text: "TOO_MANY_REGISTRATIONS"}
+
 // requiredParam returns the named parameter or 400 MISSING_ARG_<NAME>.
 func requiredParam(rp *http_api.ReqParams, name, missing string) (string, error) {
 	v, ok := rp.Get(name)
@@ -194,10 +198,13 @@ func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
 // topics answers from an encoded body cached per generation of the topic
 // set, so a large, stable cluster pays for encoding once.
 func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	names, gen := s.nsqlookupd.DB.TopicsSnapshot()
+	gen := s.nsqlookupd.db.TopicsGeneration()
 	if c := s.topicsBody.Load(); c != nil && c.gen == gen {
 		return c.body, nil
 	}
+	// The list may be newer than gen; caching it under gen is still right,
+	// as a later change moves the generation past it.
+	names := s.nsqlookupd.db.Topics()
 	body := make([]byte, 0, 16+len(names)*24)
 	body = append(body, `{"topics":`...)
 	body = http_api.AppendJSONStrings(body, names)
@@ -223,7 +230,7 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	}
 	return struct {
 		Channels []string `json:"channels"`
-	}{s.nsqlookupd.DB.Channels(topic)}, nil
+	}{s.nsqlookupd.db.Channels(topic)}, nil
 }
 
 // lookup answers /lookup, the endpoint every consumer polls. It reuses
@@ -240,7 +247,7 @@ func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprout
 		return
 	}
 	sc := lookupScratchPool.Get().(*lookupScratch)
-	channels, producers, found := s.nsqlookupd.DB.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
+	channels, producers, found := s.nsqlookupd.db.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
 	if !found {
 		http_api.RespondError(w, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"})
 	} else {
@@ -253,7 +260,7 @@ func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprout
 // lookupScratch holds the buffers of one /lookup answer.
 type lookupScratch struct {
 	channels  []string
-	producers []PeerInfo
+	producers []registry.PeerInfo
 	body      http_api.JSON
 }
 
@@ -265,7 +272,7 @@ const maxPooledLookupBody = 64 * 1024
 
 // release clears the buffers (so the pool pins no peer strings) and
 // returns them to the pool.
-func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
+func (sc *lookupScratch) release(channels []string, producers []registry.PeerInfo) {
 	if cap(sc.body) > maxPooledLookupBody {
 		return
 	}
@@ -278,7 +285,7 @@ func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
 // appendLookupJSON encodes a /lookup answer, byte for byte what
 // encoding/json makes of {"channels":[...],"producers":[PeerInfo...]},
 // without reflection.
-func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_api.JSON {
+func appendLookupJSON(dst []byte, channels []string, producers []registry.PeerInfo) http_api.JSON {
 	dst = append(dst, `{"channels":`...)
 	dst = http_api.AppendJSONStrings(dst, channels)
 	dst = append(dst, `,"producers":[`...)
@@ -294,7 +301,7 @@ func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_
 
 // appendPeerFieldsJSON appends the members of a peer object, in PeerInfo's
 // field order, without the enclosing braces.
-func appendPeerFieldsJSON(dst []byte, p *PeerInfo) []byte {
+func appendPeerFieldsJSON(dst []byte, p *registry.PeerInfo) []byte {
 	dst = append(dst, `"remote_address":`...)
 	dst = http_api.AppendJSONString(dst, p.RemoteAddress)
 	dst = append(dst, `,"hostname":`...)
@@ -314,13 +321,13 @@ func appendPeerFieldsJSON(dst []byte, p *PeerInfo) []byte {
 }
 
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return appendNodesJSON(nil, s.nsqlookupd.DB.Nodes()), nil
+	return appendNodesJSON(nil, s.nsqlookupd.db.Nodes()), nil
 }
 
 // appendNodesJSON encodes a /nodes answer, byte for byte what encoding/json
 // makes of {"producers":[...]} with each node a PeerInfo plus "tombstones"
 // and "topics", without reflection.
-func appendNodesJSON(dst []byte, nodes []NodeInfo) http_api.JSON {
+func appendNodesJSON(dst []byte, nodes []registry.NodeInfo) http_api.JSON {
 	size := 32
 	for i := range nodes {
 		size += 256 + len(nodes[i].Topics)*8
@@ -364,7 +371,7 @@ type debugPeer struct {
 }
 
 func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	regs := s.nsqlookupd.DB.Debug()
+	regs := s.nsqlookupd.db.Debug()
 	data := make(map[string][]debugPeer, len(regs))
 	for _, r := range regs {
 		peers := make([]debugPeer, len(r.Producers))
@@ -373,7 +380,7 @@ func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprout
 				BroadcastAddress: p.BroadcastAddress,
 				Hostname:         p.Hostname,
 				HTTPPort:         p.HTTPPort,
-				ID:               p.ID,
+				ID:               p.RemoteAddress,
 				LastUpdate:       p.LastUpdate,
 				RemoteAddress:    p.RemoteAddress,
 				TCPPort:          p.TCPPort,
@@ -401,7 +408,11 @@ func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps ht
 	if !protocol.IsValidTopicName(topic) {
 		return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_TOPIC"}
 	}
-	if s.nsqlookupd.DB.CreateTopic(topic) {
+	created, err := s.nsqlookupd.db.CreateTopic(topic)
+	if err != nil {
+		return nil, tooManyRegistrations
+	}
+	if created {
 		s.nsqlookupd.logf(LOG_INFO, "DB: adding topic(%s)", topic)
 	}
 	return nil, nil
@@ -416,7 +427,7 @@ func (s *httpServer) deleteTopic(w http.ResponseWriter, req *http.Request, ps ht
 	if err != nil {
 		return nil, err
 	}
-	channels, existed := s.nsqlookupd.DB.DeleteTopic(topic)
+	channels, existed := s.nsqlookupd.db.DeleteTopic(topic)
 	for _, c := range channels {
 		s.nsqlookupd.logf(LOG_INFO, "DB: removing channel(%s) from topic(%s)", c, topic)
 	}
@@ -435,7 +446,11 @@ func (s *httpServer) createChannel(w http.ResponseWriter, req *http.Request, ps 
 	if err != nil {
 		return nil, err
 	}
-	if s.nsqlookupd.DB.CreateChannel(topic, channel) {
+	created, err := s.nsqlookupd.db.CreateChannel(topic, channel)
+	if err != nil {
+		return nil, tooManyRegistrations
+	}
+	if created {
 		s.nsqlookupd.logf(LOG_INFO, "DB: adding channel(%s) in topic(%s)", channel, topic)
 	}
 	return nil, nil
@@ -450,7 +465,7 @@ func (s *httpServer) deleteChannel(w http.ResponseWriter, req *http.Request, ps 
 	if err != nil {
 		return nil, err
 	}
-	if !s.nsqlookupd.DB.DeleteChannel(topic, channel) {
+	if !s.nsqlookupd.db.DeleteChannel(topic, channel) {
 		return nil, http_api.Err{Code: http.StatusNotFound, Text: "CHANNEL_NOT_FOUND"}
 	}
 	s.nsqlookupd.logf(LOG_INFO, "DB: removing channel(%s) from topic(%s)", channel, topic)
@@ -471,9 +486,9 @@ func (s *httpServer) tombstoneTopic(w http.ResponseWriter, req *http.Request, ps
 		return nil, err
 	}
 	s.nsqlookupd.logf(LOG_INFO, "DB: setting tombstone for producer@%s of topic(%s)", node, topic)
-	for _, p := range s.nsqlookupd.DB.Tombstone(topic, node) {
+	for _, p := range s.nsqlookupd.db.Tombstone(topic, node) {
 		s.nsqlookupd.metrics.tombstonesSet.Add(1)
-		s.nsqlookupd.logf(LOG_INFO, "DB: tombstoned producer %s (%s:%d) of topic(%s)", p.ID, p.BroadcastAddress, p.HTTPPort, topic)
+		s.nsqlookupd.logf(LOG_INFO, "DB: tombstoned producer %s (%s:%d) of topic(%s)", p.RemoteAddress, p.BroadcastAddress, p.HTTPPort, topic)
 	}
 	return nil, nil
 }

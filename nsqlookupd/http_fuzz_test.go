@@ -1,6 +1,8 @@
 package nsqlookupd
 
 import (
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -118,16 +120,16 @@ func newFuzzHTTP(t *testing.T, opts *Options, text string, port int) *fuzzHTTP {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(l.Exit)
-	db := l.DB
-	p1 := db.AddPeer(PeerInfo{ID: "10.0.0.1:50001", RemoteAddress: "10.0.0.1:50001", Hostname: text,
+	db := l.db
+	p1 := db.AddPeer(registry.PeerInfo{RemoteAddress: "10.0.0.1:50001", Hostname: text,
 		BroadcastAddress: "node1.example", TCPPort: port, HTTPPort: 4151, Version: "1.3.0", TopologyZone: text, TopologyRegion: "r1"})
 	db.Register(p1, "t1", "c1")
 	db.Register(p1, "t2", "")
 	db.Register(p1, "e#ephemeral", "c#ephemeral")
-	p2 := db.AddPeer(PeerInfo{ID: "[::1]:50002", RemoteAddress: "[::1]:50002", Hostname: "v6",
+	p2 := db.AddPeer(registry.PeerInfo{RemoteAddress: "[::1]:50002", Hostname: "v6",
 		BroadcastAddress: "::1", TCPPort: 4150, HTTPPort: 4151, Version: text})
 	db.Register(p2, "t1", "c2#ephemeral")
-	p3 := db.AddPeer(PeerInfo{ID: "10.0.0.3:50003", RemoteAddress: "10.0.0.3:50003", Hostname: "h3",
+	p3 := db.AddPeer(registry.PeerInfo{RemoteAddress: "10.0.0.3:50003", Hostname: "h3",
 		BroadcastAddress: text, TCPPort: 4150, HTTPPort: port, Version: "1.2.0", TopologyRegion: text})
 	db.Register(p3, "t2", "c1")
 	return &fuzzHTTP{
@@ -337,28 +339,26 @@ func (h *fuzzHTTP) checkLookup(what, topic string, body []byte) {
 	if h.model[topic] == nil {
 		h.t.Fatalf("%s: topic %q is not registered", what, topic)
 	}
-	_, producers, _ := h.l.DB.Lookup(topic)
-	if producers == nil {
-		producers = []PeerInfo{}
+	_, producers, _ := h.l.db.Lookup(topic)
+	peers := []specPeer{}
+	for _, p := range producers {
+		peers = append(peers, specPeerOf(p))
 	}
-	h.expectBody(what, body, struct {
-		Channels  []string   `json:"channels"`
-		Producers []PeerInfo `json:"producers"`
-	}{h.modelChannels(topic), producers})
+	h.expectBody(what, body, lookupResponse{h.modelChannels(topic), peers})
 }
 
 // checkNodes compares a /nodes body with the store's nodes, encoded by
 // encoding/json, and checks tombstones parallel topics that are registered.
 func (h *fuzzHTTP) checkNodes(what string, body []byte) {
-	infos := h.l.DB.Nodes()
+	infos := h.l.db.Nodes()
 	nodes := make([]node, len(infos))
 	for i, n := range infos {
 		if len(n.Topics) != len(n.Tombstones) {
-			h.t.Fatalf("%s: node %s has %d topics, %d tombstones", what, n.ID, len(n.Topics), len(n.Tombstones))
+			h.t.Fatalf("%s: node %s has %d topics, %d tombstones", what, n.RemoteAddress, len(n.Topics), len(n.Tombstones))
 		}
 		for _, topic := range n.Topics {
 			if h.model[topic] == nil {
-				h.t.Fatalf("%s: node %s lists unregistered topic %q", what, n.ID, topic)
+				h.t.Fatalf("%s: node %s lists unregistered topic %q", what, n.RemoteAddress, topic)
 			}
 		}
 		nodes[i] = node{
@@ -396,7 +396,7 @@ func (h *fuzzHTTP) checkStore() {
 		get("/lookup?topic=" + url.QueryEscape(topic))
 		channels += len(h.model[topic])
 	}
-	stats := h.l.DB.Stats()
+	stats := h.l.db.Stats()
 	if stats.Topics != len(h.model) || stats.Channels != channels || stats.Peers != 3 {
 		t.Fatalf("store counts %+v, want %d topics, %d channels, 3 peers", stats, len(h.model), channels)
 	}

@@ -1,6 +1,8 @@
 package nsqlookupd
 
 import (
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
+
 	"encoding/json"
 	"testing"
 )
@@ -8,7 +10,7 @@ import (
 // The hand-written encoders of /lookup and /nodes must produce exactly the
 // bytes encoding/json produces for the documented shapes.
 func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
-	peers := []PeerInfo{
+	peers := []registry.PeerInfo{
 		{RemoteAddress: "127.0.0.1:5000", Hostname: "h<1>", BroadcastAddress: "n&1", TCPPort: 4150, HTTPPort: 4151, Version: "1.3.0"},
 		{RemoteAddress: "[::1]:5001", Hostname: "h\"2\"\n", BroadcastAddress: "::1", TCPPort: -1, HTTPPort: 65535,
 			Version: "1.3.0-rc\u2028", TopologyZone: "zone-\xff", TopologyRegion: "région"},
@@ -16,9 +18,9 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 	cases := []struct {
 		name      string
 		channels  []string
-		producers []PeerInfo
+		producers []registry.PeerInfo
 	}{
-		{"empty", []string{}, []PeerInfo{}},
+		{"empty", []string{}, []registry.PeerInfo{}},
 		{"one", []string{"c1"}, peers[:1]},
 		{"escaping", []string{"a", "b#ephemeral", "<x>"}, peers},
 	}
@@ -37,7 +39,7 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 			}
 		})
 		t.Run("nodes/"+tc.name, func(t *testing.T) {
-			infos := make([]NodeInfo, len(tc.producers))
+			infos := make([]registry.NodeInfo, len(tc.producers))
 			nodes := make([]node, len(tc.producers))
 			for i, p := range tc.producers {
 				topics := append([]string{}, tc.channels...)
@@ -45,7 +47,7 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 				for j := range tombstones {
 					tombstones[j] = j%2 == 0
 				}
-				infos[i] = NodeInfo{PeerInfo: p, Topics: topics, Tombstones: tombstones}
+				infos[i] = registry.NodeInfo{PeerInfo: p, Topics: topics, Tombstones: tombstones}
 				nodes[i] = node{specPeer: specPeerOf(p), Tombstones: tombstones, Topics: topics}
 			}
 			want, err := json.Marshal(struct {
@@ -75,7 +77,7 @@ type specPeer struct {
 	TopologyRegion   string `json:"topology_region"`
 }
 
-func specPeerOf(p PeerInfo) specPeer {
+func specPeerOf(p registry.PeerInfo) specPeer {
 	return specPeer{
 		RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
 		TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,

@@ -116,7 +116,7 @@ func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	l := c.l
-	stats := l.DB.Stats()
+	stats := l.db.Stats()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -139,5 +139,5 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descProtocolErrors, n, code)
 	}
 	counter(descTombstones, l.metrics.tombstonesSet.Load())
-	counter(descInactiveFiltered, l.DB.InactiveFiltered())
+	counter(descInactiveFiltered, l.db.InactiveFiltered())
 }

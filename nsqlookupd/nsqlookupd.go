@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
@@ -22,8 +23,8 @@ type NSQLookupd struct {
 	flushLog func() error
 	hostname string
 
-	// DB holds every registration.
-	DB *RegistrationDB
+	// db holds every registration.
+	db *registry.Store
 
 	metrics *counters
 
@@ -63,9 +64,14 @@ func New(opts *Options) (*NSQLookupd, error) {
 		logger:   logger,
 		flushLog: flushLog,
 		hostname: osHostname(),
-		DB:       NewRegistrationDB(opts.InactiveProducerTimeout, opts.TombstoneLifetime),
-		metrics:  newCounters(),
-		exitCh:   make(chan struct{}),
+		db: registry.New(registry.Config{
+			InactiveTimeout:      opts.InactiveProducerTimeout,
+			TombstoneLifetime:    opts.TombstoneLifetime,
+			MaxRegistrations:     opts.MaxRegistrations,
+			MaxPeerRegistrations: opts.MaxRegistrationsPerClient,
+		}),
+		metrics: newCounters(),
+		exitCh:  make(chan struct{}),
 	}
 	l.logf(LOG_INFO, "%s", version.String("nsqlookupd"))
 	for _, warnings := range [][]string{opts.StartupWarnings, s.warnings} {
@@ -161,6 +167,12 @@ func (l *NSQLookupd) apiPort() int {
 		return a.Port
 	}
 	return l.RealHTTPSAddr().Port
+}
+
+// CheckLocks takes and releases every lock of the registration store in
+// turn: it blocks while any is wedged, which a liveness watchdog notices.
+func (l *NSQLookupd) CheckLocks() {
+	l.db.CheckLocks()
 }
 
 // Main serves TCP and HTTP until Exit is called (it then returns nil) or a

@@ -59,6 +59,12 @@ type Options struct {
 	MagicTimeout time.Duration `flag:"magic-timeout"`
 	// MaxClients caps concurrent TCP connections; 0 means unlimited.
 	MaxClients int `flag:"max-clients"`
+	// MaxRegistrationsPerClient caps the topic and channel registrations
+	// one TCP client holds; 0 means unlimited.
+	MaxRegistrationsPerClient int `flag:"max-registrations-per-client"`
+	// MaxRegistrations caps the distinct topic and channel registrations
+	// in the store, HTTP-created ones included; 0 means unlimited.
+	MaxRegistrations int `flag:"max-registrations"`
 
 	// ShutdownTimeout bounds how long Exit waits for in-flight HTTP requests
 	// to finish.
@@ -205,6 +211,12 @@ func (o *Options) compile() (settings, error) {
 	}
 	if o.MaxClients < 0 {
 		errs = append(errs, fmt.Errorf("max-clients must not be negative, got %d", o.MaxClients))
+	}
+	if o.MaxRegistrationsPerClient < 0 {
+		errs = append(errs, fmt.Errorf("max-registrations-per-client must not be negative, got %d", o.MaxRegistrationsPerClient))
+	}
+	if o.MaxRegistrations < 0 {
+		errs = append(errs, fmt.Errorf("max-registrations must not be negative, got %d", o.MaxRegistrations))
 	}
 	if o.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))

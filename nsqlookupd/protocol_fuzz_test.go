@@ -183,7 +183,7 @@ func FuzzV1Protocol(f *testing.F) {
 			producer.expectFrame("OK")
 		}
 	}
-	baseline := l.DB.Stats()
+	baseline := l.db.Stats()
 	producerAddr := producer.conn.LocalAddr().String()
 
 	identifyReply := fmt.Sprintf(`{"broadcast_address":%q,"hostname":%q,"http_port":%d,"tcp_port":%d,"version":%q}`,
@@ -203,19 +203,19 @@ func FuzzV1Protocol(f *testing.F) {
 			t.Fatalf("input %q:\nwant replies %q\n got replies %q", data, want, frames)
 		}
 
-		if got := l.DB.Stats().Peers; got != baseline.Peers {
+		if got := l.db.Stats().Peers; got != baseline.Peers {
 			t.Fatalf("%d peers after the connection ended, want %d", got, baseline.Peers)
 		}
-		for _, reg := range l.DB.Debug() {
+		for _, reg := range l.db.Debug() {
 			for _, p := range reg.Producers {
-				if p.ID == fuzzRemoteAddr.String() {
+				if p.RemoteAddress == fuzzRemoteAddr.String() {
 					t.Fatalf("ended connection still in %s:%s:%s", reg.Category, reg.Key, reg.SubKey)
 				}
 			}
 		}
 		for topic, channels := range fuzzBaseline {
-			gotChannels, producers, found := l.DB.Lookup(topic)
-			if !found || !slices.Equal(producerAddrs(producers), []string{producerAddr}) {
+			gotChannels, producers, found := l.db.Lookup(topic)
+			if !found || len(producers) != 1 || producers[0].RemoteAddress != producerAddr {
 				t.Fatalf("baseline topic %s: found %v, producers %v", topic, found, producers)
 			}
 			for _, ch := range channels {
@@ -227,21 +227,21 @@ func FuzzV1Protocol(f *testing.F) {
 
 		// Drop what the input created, so the store stays small over a
 		// long run; ephemeral names must already be gone with the peer.
-		for _, topic := range l.DB.Topics() {
+		for _, topic := range l.db.Topics() {
 			baseChannels, isBase := fuzzBaseline[topic]
 			if !isBase {
 				if protocol.IsEphemeral(topic) {
 					t.Fatalf("ephemeral topic %q outlived its only peer", topic)
 				}
-				l.DB.DeleteTopic(topic)
+				l.db.DeleteTopic(topic)
 				continue
 			}
-			for _, ch := range l.DB.Channels(topic) {
+			for _, ch := range l.db.Channels(topic) {
 				if !slices.Contains(baseChannels, ch) {
 					if protocol.IsEphemeral(ch) {
 						t.Fatalf("ephemeral channel %q:%q outlived its only peer", topic, ch)
 					}
-					l.DB.DeleteChannel(topic, ch)
+					l.db.DeleteChannel(topic, ch)
 				}
 			}
 		}

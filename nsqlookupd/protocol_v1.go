@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
@@ -73,7 +74,7 @@ func (p *lookupProtocolV1) ioLoop(c *clientV1) error {
 	p.flush(c)
 
 	if c.peer != nil {
-		removed := l.DB.RemovePeer(c.peer)
+		removed := l.db.RemovePeer(c.peer)
 		l.logf(LOG_INFO, "DB: client(%s) UNREGISTER category:client key: subkey: (and %d topic, %d channel registrations)",
 			c, removed.Topics, removed.Channels)
 	}
@@ -155,7 +156,7 @@ func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
 	if c.peer != nil {
 		// A PING may come before IDENTIFY; only an identified peer has a
 		// last-seen time to refresh.
-		since := p.nsqlookupd.DB.Touch(c.peer)
+		since := p.nsqlookupd.db.Touch(c.peer)
 		// Guarded: boxing the arguments allocates even when the line is
 		// filtered out, and PING is a per-heartbeat hot path.
 		if p.nsqlookupd.logEnabled(LOG_DEBUG) {
@@ -163,6 +164,17 @@ func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
 		}
 	}
 	return okResponse, nil
+}
+
+// identifyFields are what an nsqd sends in IDENTIFY.
+type identifyFields struct {
+	BroadcastAddress string `json:"broadcast_address"`
+	Hostname         string `json:"hostname"`
+	TCPPort          int    `json:"tcp_port"`
+	HTTPPort         int    `json:"http_port"`
+	Version          string `json:"version"`
+	TopologyZone     string `json:"topology_zone"`
+	TopologyRegion   string `json:"topology_region"`
 }
 
 // identifyReply describes this lookupd to an nsqd; fields are in sorted key
@@ -202,19 +214,26 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body")
 	}
 
-	var info PeerInfo
+	var info identifyFields
 	if err := json.Unmarshal(body, &info); err != nil {
 		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
 	}
-	info.ID = c.addr
-	info.RemoteAddress = c.addr
 	if info.BroadcastAddress == "" || info.TCPPort == 0 || info.HTTPPort == 0 || info.Version == "" {
 		return nil, protocol.NewFatalClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
 	}
 
 	l.logf(LOG_INFO, "CLIENT(%s): IDENTIFY Address:%s TCP:%d HTTP:%d Version:%s",
 		c, info.BroadcastAddress, info.TCPPort, info.HTTPPort, info.Version)
-	c.peer = l.DB.AddPeer(info)
+	c.peer = l.db.AddPeer(registry.PeerInfo{
+		RemoteAddress:    c.addr,
+		Hostname:         info.Hostname,
+		BroadcastAddress: info.BroadcastAddress,
+		TCPPort:          info.TCPPort,
+		HTTPPort:         info.HTTPPort,
+		Version:          info.Version,
+		TopologyZone:     info.TopologyZone,
+		TopologyRegion:   info.TopologyRegion,
+	})
 	l.logf(LOG_INFO, "DB: client(%s) REGISTER category:client key: subkey:", c)
 
 	return json.Marshal(identifyReply{
@@ -254,13 +273,16 @@ func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	topicAdded, channelAdded := l.DB.Register(c.peer, topic, channel)
+	added, err := l.db.Register(c.peer, topic, channel)
+	if err != nil {
+		return nil, registrationLimitErr(err, l.opts)
+	}
 	// Guarded like PING's line: a new nsqd registers thousands at once.
 	if l.logEnabled(LOG_INFO) {
-		if channelAdded {
+		if added.Channel {
 			l.logf(LOG_INFO, "DB: client(%s) REGISTER category:channel key:%s subkey:%s", c, topic, channel)
 		}
-		if topicAdded {
+		if added.Topic {
 			l.logf(LOG_INFO, "DB: client(%s) REGISTER category:topic key:%s subkey:", c, topic)
 		}
 	}
@@ -277,12 +299,12 @@ func (p *lookupProtocolV1) unregister(c *clientV1, params []string) ([]byte, err
 		return nil, err
 	}
 	if channel != "" {
-		if l.DB.UnregisterChannel(c.peer, topic, channel) {
+		if l.db.UnregisterChannel(c.peer, topic, channel) {
 			l.logf(LOG_INFO, "DB: client(%s) UNREGISTER category:channel key:%s subkey:%s", c, topic, channel)
 		}
 		return okResponse, nil
 	}
-	channels, removed := l.DB.UnregisterTopic(c.peer, topic)
+	channels, removed := l.db.UnregisterTopic(c.peer, topic)
 	for _, ch := range channels {
 		// nsqd unregisters its channels before their topic, so this is
 		// unusual enough to warn about.
@@ -301,4 +323,18 @@ func osHostname() string {
 		return "localhost"
 	}
 	return h
+}
+
+// registrationLimitErr turns a store limit error into the REGISTER error
+// frame naming the limit.
+func registrationLimitErr(err error, opts *Options) error {
+	switch {
+	case errors.Is(err, registry.ErrPeerLimit):
+		return protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
+			fmt.Sprintf("REGISTER max-registrations-per-client (%d) reached", opts.MaxRegistrationsPerClient))
+	case errors.Is(err, registry.ErrStoreLimit):
+		return protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
+			fmt.Sprintf("REGISTER max-registrations (%d) reached", opts.MaxRegistrations))
+	}
+	return fmt.Errorf("REGISTER: %w", err)
 }

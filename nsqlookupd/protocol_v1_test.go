@@ -82,7 +82,7 @@ func (c *tcpClient) expectError(want string) {
 // v1Lookup is the body of /lookup.
 type v1Lookup struct {
 	Channels  []string   `json:"channels"`
-	Producers []PeerInfo `json:"producers"`
+	Producers []specPeer `json:"producers"`
 }
 
 // lookupTopic GETs /lookup for topic, returning the status and the body.
@@ -99,7 +99,7 @@ func lookupTopic(t testing.TB, l *NSQLookupd, topic string) (int, v1Lookup) {
 }
 
 // producerAddrs lists the remote addresses of producers.
-func producerAddrs(producers []PeerInfo) []string {
+func producerAddrs(producers []specPeer) []string {
 	addrs := make([]string, 0, len(producers))
 	for _, p := range producers {
 		addrs = append(addrs, p.RemoteAddress)
@@ -585,7 +585,7 @@ func TestV1GoNSQClient(t *testing.T) {
 
 	_, lk := lookupTopic(t, l, "gonsq.t")
 	test.Equal(t, 1, len(lk.Producers), "/lookup gonsq.t producers")
-	test.Equal(t, PeerInfo{
+	test.Equal(t, specPeer{
 		RemoteAddress:    addr,
 		Hostname:         "gonsq-host",
 		BroadcastAddress: "nsqd.gonsq.test",

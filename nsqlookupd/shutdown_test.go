@@ -226,7 +226,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	test.Eventually(t, 10*time.Second, func() bool {
-		return r.tcpServer.connCount() == len(clients) && r.DB.Stats().Peers == identified
+		return r.tcpServer.connCount() == len(clients) && r.db.Stats().Peers == identified
 	}, fmt.Sprintf("%d connections, %d of them identified", len(clients), identified))
 
 	// HTTP load on keep-alive connections, running across Exit.
@@ -320,7 +320,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	expectRefused(t, "HTTP", r.RealHTTPAddr())
 	expectRefused(t, "TCP", r.RealTCPAddr())
 	// No peer is left, ephemeral registrations are gone, the others kept.
-	stats := r.DB.Stats()
+	stats := r.db.Stats()
 	test.Equal(t, 0, stats.Peers, "peers after Exit")
 	test.Equal(t, 0, stats.Registrations, "peer memberships after Exit")
 	test.Equal(t, len(topics), stats.Topics, "topics after Exit")

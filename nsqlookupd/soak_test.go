@@ -665,7 +665,7 @@ func checkSoakStats(t *testing.T, r *runningLookupd, survivors map[string]*soakP
 			memberships += 1 + len(cs)
 		}
 	}
-	stats := r.DB.Stats()
+	stats := r.db.Stats()
 	test.Equal(t, len(survivors), stats.Peers, "Stats().Peers")
 	test.Equal(t, len(expectChannels), stats.Topics, "Stats().Topics")
 	test.Equal(t, channels, stats.Channels, "Stats().Channels")

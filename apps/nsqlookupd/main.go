@@ -105,7 +105,7 @@ func (p *program) Start() error {
 	}()
 	// Both listeners are bound (New did that), so clients can connect.
 	sdNotify(daemon.SdNotifyReady)
-	go runWatchdog(p.ctx, p.nsqlookupd.DB.CheckLocks)
+	go runWatchdog(p.ctx, p.nsqlookupd.CheckLocks)
 	return nil
 }
 

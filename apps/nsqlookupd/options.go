@@ -44,6 +44,8 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 	flagSet.Duration("client-timeout", opts.ClientTimeout, "drop a TCP client that sends nothing for this long (keep it above nsqd's 15s PING interval)")
 	flagSet.Duration("magic-timeout", opts.MagicTimeout, "drop a new TCP client that has not sent its protocol magic within this time")
 	flagSet.Int("max-clients", opts.MaxClients, "maximum concurrent TCP clients (0 = unlimited)")
+	flagSet.Int("max-registrations-per-client", opts.MaxRegistrationsPerClient, "maximum topic and channel registrations one TCP client holds (0 = unlimited)")
+	flagSet.Int("max-registrations", opts.MaxRegistrations, "maximum distinct topic and channel registrations in all, HTTP-created ones included (0 = unlimited)")
 	flagSet.Duration("shutdown-timeout", opts.ShutdownTimeout, "how long shutdown waits for in-flight HTTP requests")
 
 	flagSet.String("https-address", opts.HTTPSAddress, "<addr>:<port> to listen on for HTTPS clients (requires --tls-cert and --tls-key)")

@@ -1,4 +1,4 @@
-package nsqlookupd
+package registry
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // after a change of the topic set, a scan and sort of every name, is left
 // out: at 100k topics it would dominate the run.)
 //
-//	go test -run XXX -bench RegistrationDB -benchmem ./nsqlookupd
+//	go test -run XXX -bench RegistrationDB -benchmem ./internal/registry
 //
 // Each size's store is built once, untimed, and released before the next
 // one, so that the garbage collector runs the testing package forces
@@ -59,7 +59,7 @@ const (
 // dbBenchFixture is a store of a given size that every benchmark leaves as it
 // found it.
 type dbBenchFixture struct {
-	db     *RegistrationDB
+	db     *Store
 	probes []string
 }
 
@@ -68,8 +68,8 @@ type dbBenchFixture struct {
 func newDBBenchFixture(b *testing.B, topics int) *dbBenchFixture {
 	b.Helper()
 	// Peers stay active through any benchmark run; tombstones are unused.
-	db := NewRegistrationDB(24*time.Hour, time.Minute)
-	peers := make([]*peerEntry, dbBenchPeers)
+	db := New(Config{InactiveTimeout: 24 * time.Hour, TombstoneLifetime: time.Minute})
+	peers := make([]*Peer, dbBenchPeers)
 	for i := range peers {
 		peers[i] = db.AddPeer(dbBenchPeerInfo(fmt.Sprintf("10.0.%d.%d", i/250, i%250+1)))
 	}
@@ -96,7 +96,6 @@ var dbBenchPeerSeq atomic.Int64
 func dbBenchPeerInfo(host string) PeerInfo {
 	id := fmt.Sprintf("%s:%d", host, 1024+dbBenchPeerSeq.Add(1)%60000)
 	return PeerInfo{
-		ID:               id,
 		RemoteAddress:    id,
 		Hostname:         host,
 		BroadcastAddress: host,
@@ -107,7 +106,7 @@ func dbBenchPeerInfo(host string) PeerInfo {
 }
 
 // newDBBenchPeer connects a peer that is in no registration yet.
-func newDBBenchPeer(db *RegistrationDB) *peerEntry {
+func newDBBenchPeer(db *Store) *Peer {
 	return db.AddPeer(dbBenchPeerInfo("192.0.2.1"))
 }
 
@@ -142,7 +141,7 @@ func benchDBRegisterNewTopic(b *testing.B, f *dbBenchFixture) {
 	p := newDBBenchPeer(f.db)
 	for i := range b.N {
 		j := i % dbBenchProbes
-		if topicAdded, _ := f.db.Register(p, dbBenchNewTopics[j], "ch#ephemeral"); !topicAdded {
+		if added, _ := f.db.Register(p, dbBenchNewTopics[j], "ch#ephemeral"); !added.Topic {
 			b.Fatal("Register of a new topic added nothing")
 		}
 		if j == dbBenchProbes-1 || i == b.N-1 {
@@ -163,7 +162,7 @@ func benchDBRegisterJoin(b *testing.B, f *dbBenchFixture) {
 	p := newDBBenchPeer(f.db)
 	for i := range b.N {
 		j := i % dbBenchProbes
-		if topicAdded, _ := f.db.Register(p, f.probes[j], "ch-a"); !topicAdded {
+		if added, _ := f.db.Register(p, f.probes[j], "ch-a"); !added.Topic {
 			b.Fatal("Register joining a topic added nothing")
 		}
 		if j == dbBenchProbes-1 || i == b.N-1 {
@@ -188,7 +187,7 @@ func benchDBRegisterRepeat(b *testing.B, f *dbBenchFixture) {
 	}
 	b.StartTimer()
 	for i := range b.N {
-		if topicAdded, channelAdded := f.db.Register(p, f.probes[i%dbBenchProbes], "ch-a"); topicAdded || channelAdded {
+		if added, _ := f.db.Register(p, f.probes[i%dbBenchProbes], "ch-a"); added != (Added{}) {
 			b.Fatal("repeated Register added a registration")
 		}
 	}
@@ -254,24 +253,72 @@ func benchDBChannels(b *testing.B, f *dbBenchFixture) {
 	}
 }
 
-// benchDBNodes measures /nodes: every peer with its topics, so its cost grows
-// with the number of registrations.
+// benchDBNodes measures the walk behind /nodes: every peer with its topics,
+// so its cost grows with the number of registrations.
 func benchDBNodes(b *testing.B, f *dbBenchFixture) {
 	f.db.Nodes() // the first call sorts and caches each peer's topics
 	b.ResetTimer()
 	for range b.N {
-		if nodes := f.db.Nodes(); len(nodes) != dbBenchPeers {
-			b.Fatalf("Nodes listed %d peers", len(nodes))
+		nodes := 0
+		f.db.EachNode(func(*NodeInfo) error { nodes++; return nil })
+		if nodes != dbBenchPeers {
+			b.Fatalf("EachNode listed %d peers", nodes)
 		}
 	}
 }
 
-// benchDBTopics measures /topics of an unchanged store, answered from the
-// cached list.
+// benchDBTopics measures Topics of an unchanged store: a copy of the cached
+// list.
 func benchDBTopics(b *testing.B, f *dbBenchFixture) {
 	f.db.Topics()
 	b.ResetTimer()
 	for range b.N {
 		f.db.Topics()
+	}
+}
+
+// BenchmarkRegisterExistingChannel measures a REGISTER T C joining channel C
+// of a topic with 1, 1,000 and 100,000 channels: finding the channel must
+// not scan the topic's channels, so all three cost the same.
+//
+//	go test -run XXX -bench RegisterExistingChannel -benchmem ./internal/registry
+func BenchmarkRegisterExistingChannel(b *testing.B) {
+	for _, channels := range []int{1, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("channels=%d", channels), func(b *testing.B) {
+			db := New(Config{InactiveTimeout: time.Hour, TombstoneLifetime: time.Minute})
+			names := make([]string, channels)
+			for i := range names {
+				names[i] = fmt.Sprintf("channel-%06d", i)
+				created, err := db.CreateChannel("wide", names[i])
+				if !created || err != nil {
+					b.Fatalf("CreateChannel %s: %v %v", names[i], created, err)
+				}
+			}
+			// dbBenchProbes producers of the topic take turns, so that
+			// every size makes the same number of joins between two
+			// untimed cleanups; each joins one of the last-created
+			// channels, which a scan would find last.
+			peers := make([]*Peer, dbBenchProbes)
+			for i := range peers {
+				peers[i] = db.AddPeer(dbBenchPeerInfo("192.0.2.1"))
+				db.Register(peers[i], "wide", "")
+			}
+			probes := names[len(names)-min(len(names), 16):]
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				j := i % dbBenchProbes
+				if added, _ := db.Register(peers[j], "wide", probes[j%len(probes)]); !added.Channel {
+					b.Fatal("Register joined no channel")
+				}
+				if j == dbBenchProbes-1 || i == b.N-1 {
+					b.StopTimer()
+					for k, p := range peers[:j+1] {
+						db.UnregisterChannel(p, "wide", probes[k%len(probes)])
+					}
+					b.StartTimer()
+				}
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package nsqlookupd
+package registry
 
 import (
 	"fmt"
@@ -23,28 +23,58 @@ const (
 	dbTombstoneLifetime = 45 * time.Second
 )
 
-// dbClock is a settable clock for RegistrationDB.now, safe for concurrent
-// use, so that activity and tombstone expiry are tested without sleeping.
-type dbClock struct {
-	ns atomic.Int64
+// testClock is a settable Clock, safe for concurrent use, so that activity
+// and tombstone expiry are tested without sleeping. Its two readings move
+// together under Advance; Step moves the wall reading alone, as an NTP step
+// or an operator's date command would.
+type testClock struct {
+	mono, wall atomic.Int64
 }
 
-func newDBClock() *dbClock {
-	c := &dbClock{}
-	c.ns.Store(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC).UnixNano())
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.mono.Store(int64(1000 * time.Hour))
+	c.wall.Store(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC).UnixNano())
 	return c
 }
 
-func (c *dbClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Mono() int64 { return c.mono.Load() }
+func (c *testClock) Wall() int64 { return c.wall.Load() }
 
-func (c *dbClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+// Now returns the wall reading as a time.Time.
+func (c *testClock) Now() time.Time { return time.Unix(0, c.wall.Load()) }
 
-// newClockedDB returns an empty store on a fake clock.
-func newClockedDB() (*RegistrationDB, *dbClock) {
-	clk := newDBClock()
-	db := NewRegistrationDB(dbInactiveTimeout, dbTombstoneLifetime)
-	db.now = clk.Now
-	return db, clk
+// Advance moves both readings forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mono.Add(int64(d))
+	c.wall.Add(int64(d))
+}
+
+// Step moves the wall reading alone by d.
+func (c *testClock) Step(d time.Duration) { c.wall.Add(int64(d)) }
+
+// newClockedDB returns an empty store on a test clock.
+func newClockedDB() (*Store, *testClock) {
+	clk := newTestClock()
+	return New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, Clock: clk}), clk
+}
+
+// checkStore fails the test now if the store's invariants do not hold.
+func checkStore(t testing.TB, db *Store) {
+	t.Helper()
+	if err := db.Check(); err != nil {
+		t.Fatalf("store invariants: %v", err)
+	}
+}
+
+// created returns what CreateTopic or CreateChannel reported, failing the
+// test on an error.
+func created(t testing.TB) func(bool, error) bool {
+	return func(ok bool, err error) bool {
+		t.Helper()
+		test.Nil(t, err, "create")
+		return ok
+	}
 }
 
 // namedPeerInfo is the PeerInfo of the peer the table tests call name (one
@@ -54,7 +84,6 @@ func newClockedDB() (*RegistrationDB, *dbClock) {
 func namedPeerInfo(name string) PeerInfo {
 	addr := fmt.Sprintf("192.0.2.1:%d", 50000+int(name[0]-'a'))
 	return PeerInfo{
-		ID:               addr,
 		RemoteAddress:    addr,
 		Hostname:         "nsqd.example",
 		BroadcastAddress: "nsqd.example",
@@ -84,15 +113,15 @@ func namedPeerOf(id string) string {
 //	"DELETE t [c]"        HTTP /topic/delete or /channel/delete
 //	"TOMBSTONE t node"    HTTP /topic/tombstone
 type dbScript struct {
-	db    *RegistrationDB
-	peers map[string]*peerEntry
+	db    *Store
+	peers map[string]*Peer
 }
 
-func newDBScript(db *RegistrationDB) *dbScript {
-	return &dbScript{db: db, peers: make(map[string]*peerEntry)}
+func newDBScript(db *Store) *dbScript {
+	return &dbScript{db: db, peers: make(map[string]*Peer)}
 }
 
-func (s *dbScript) peer(name string) *peerEntry {
+func (s *dbScript) peer(name string) *Peer {
 	p := s.peers[name]
 	if p == nil {
 		p = s.db.AddPeer(namedPeerInfo(name))
@@ -157,9 +186,9 @@ type dbState struct {
 // dbSnapshot reads db's state through its public methods, checking along the
 // way that the methods agree with each other and that the internal indexes
 // are consistent.
-func dbSnapshot(t *testing.T, db *RegistrationDB) dbState {
+func dbSnapshot(t *testing.T, db *Store) dbState {
 	t.Helper()
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 	st := dbState{
 		Topics:    slices.Clone(db.Topics()),
 		Channels:  map[string][]string{},
@@ -177,20 +206,26 @@ func dbSnapshot(t *testing.T, db *RegistrationDB) dbState {
 		test.Equal(t, st.Channels[topic], channels, "Lookup channels of "+topic)
 		st.Producers[topic] = []string{}
 		for _, p := range producers {
-			st.Producers[topic] = append(st.Producers[topic], namedPeerOf(p.ID))
+			st.Producers[topic] = append(st.Producers[topic], namedPeerOf(p.RemoteAddress))
 		}
 	}
 	for _, n := range db.Nodes() {
 		if len(n.Topics) != len(n.Tombstones) {
-			t.Fatalf("node %s: %d topics but %d tombstones", n.ID, len(n.Topics), len(n.Tombstones))
+			t.Fatalf("node %s: %d topics but %d tombstones", n.RemoteAddress, len(n.Topics), len(n.Tombstones))
 		}
-		st.Nodes = append(st.Nodes, strings.TrimSpace(namedPeerOf(n.ID)+": "+strings.Join(n.Topics, " ")))
+		st.Nodes = append(st.Nodes, strings.TrimSpace(namedPeerOf(n.RemoteAddress)+": "+strings.Join(n.Topics, " ")))
 	}
 	debugPeers := 0
+	prevKey := ""
 	for _, reg := range db.Debug() {
+		if key := reg.Category + ":" + reg.Key + ":" + reg.SubKey; key <= prevKey {
+			t.Fatalf("Debug key %q after %q", key, prevKey)
+		} else {
+			prevKey = key
+		}
 		var names []string
 		for _, p := range reg.Producers {
-			names = append(names, namedPeerOf(p.ID))
+			names = append(names, namedPeerOf(p.RemoteAddress))
 		}
 		debugPeers += len(names)
 		st.Debug = append(st.Debug, reg.Category+":"+reg.Key+":"+reg.SubKey+" "+strings.Join(names, ","))
@@ -203,157 +238,6 @@ func dbSnapshot(t *testing.T, db *RegistrationDB) dbState {
 	}
 	test.Equal(t, channels, st.Stats.Channels, "Stats.Channels vs Channels()")
 	return st
-}
-
-// checkDBInvariants verifies the store's internal indexes against each other:
-// the per-peer index lists exactly the topic memberships with correct
-// positions, a channel member is always a member of the topic, removed
-// peers appear nowhere, and the counters match the maps.
-func checkDBInvariants(t *testing.T, db *RegistrationDB) {
-	t.Helper()
-	db.peersMu.RLock()
-	defer db.peersMu.RUnlock()
-	for id, p := range db.peers {
-		if p.info.ID != id || p.removed.Load() {
-			t.Fatalf("peer %s: listed under %s, removed=%v", p.info.ID, id, p.removed.Load())
-		}
-	}
-	topics, channels, memberships := 0, 0, 0
-	for i := range db.shards {
-		s := &db.shards[i]
-		s.mu.RLock()
-		topicMembers := 0
-		nameRefs := map[uint32]int32{}
-		free := map[int32]bool{}
-		for _, slot := range s.freeTopics {
-			if free[slot] || s.topics[slot].nameLen != 0 {
-				t.Errorf("shard %d: free slot %d listed twice or in use", i, slot)
-			}
-			free[slot] = true
-		}
-		chained, shardTopics := 0, 0
-		for h, head := range s.index {
-			for slot := head; slot != noSlot; slot = s.topics[slot].nextSameHash {
-				chained++
-				if r := &s.topics[slot]; r.nameLen == 0 || topicHash(db.seed, r.nameString()) != h {
-					t.Errorf("shard %d: slot %d chained under a hash not its name's", i, slot)
-				}
-			}
-		}
-		for si := range s.topics {
-			slot := int32(si)
-			te := &s.topics[slot]
-			if te.nameLen == 0 {
-				if !free[slot] {
-					t.Errorf("shard %d: slot %d neither used nor free", i, slot)
-				}
-				continue
-			}
-			name := te.nameString()
-			if h, fs := db.locate(name); fs != s || s.find(h, name) != slot {
-				t.Errorf("topic %q in slot %d of shard %d not found there", name, slot, i)
-			}
-			if _, ok := s.overflow[slot]; ok != te.overflowed {
-				t.Errorf("topic %q: overflowed %v but overflow record present %v", name, te.overflowed, ok)
-			}
-			topics++
-			shardTopics++
-			cs, ps := s.channels(slot), s.producers(slot)
-			channels += len(cs)
-			seenPeers := map[uint32]bool{}
-			for pi, tp := range ps {
-				p := db.peerIDs.get(tp.peer)
-				topicMembers++
-				if p == nil || seenPeers[tp.peer] {
-					t.Errorf("topic %q: peer ID %d unknown or listed twice", name, tp.peer)
-					continue
-				}
-				seenPeers[tp.peer] = true
-				for _, ci := range s.memberChannels(slot, pi, nil) {
-					if ci >= len(cs) {
-						t.Errorf("topic %q: producer %s holds channel index %d of %d", name, p.info.ID, ci, len(cs))
-					}
-				}
-				if k := int(tp.peerIndex); k >= len(s.byPeer[tp.peer]) || s.byPeer[tp.peer][k] != slot {
-					t.Errorf("topic %q: producer %s missing from its peer index", name, p.info.ID)
-				}
-				if db.peers[p.info.ID] != p {
-					t.Errorf("topic %q: producer %s is not a connected peer", name, p.info.ID)
-				}
-			}
-			if ov := s.overflow[slot]; ov != nil {
-				for peer := range ov.highChannels {
-					if !seenPeers[peer] {
-						t.Errorf("topic %q: channel bits kept for peer ID %d, not a producer", name, peer)
-					}
-				}
-			}
-			seenChannels := map[string]bool{}
-			for ci, c := range cs {
-				cname := s.channelNames.names[c.name]
-				nameRefs[c.name]++
-				if seenChannels[cname] {
-					t.Errorf("topic %q: channel %q duplicated", name, cname)
-				}
-				seenChannels[cname] = true
-				members := 0
-				for pi := range ps {
-					if s.inChannel(slot, pi, ci) {
-						members++
-					}
-				}
-				if int32(members) != c.peers {
-					t.Errorf("channel %s %s: counts %d peers, %d producers hold it", name, cname, c.peers, members)
-				}
-				memberships += members
-			}
-		}
-		if chained != shardTopics {
-			t.Errorf("shard %d: %d topics, %d reachable through the index", i, shardTopics, chained)
-		}
-		nt := &s.channelNames
-		if len(nt.ids)+len(nt.free) != len(nt.names) || len(nt.refs) != len(nt.names) {
-			t.Errorf("shard %d: channel name table holds %d names, %d in use, %d free", i, len(nt.names), len(nt.ids), len(nt.free))
-		}
-		for cname, id := range nt.ids {
-			if nt.names[id] != cname || nt.refs[id] != nameRefs[id] || nameRefs[id] == 0 {
-				t.Errorf("shard %d: channel name %q (ID %d) counts %d references, channels make %d", i, cname, id, nt.refs[id], nameRefs[id])
-			}
-		}
-		for _, id := range nt.free {
-			if nt.names[id] != "" || nt.refs[id] != 0 || nameRefs[id] != 0 {
-				t.Errorf("shard %d: free channel name ID %d still in use", i, id)
-			}
-		}
-		indexed := 0
-		for peer, slots := range s.byPeer {
-			if len(slots) == 0 {
-				t.Errorf("shard %d: empty index kept for peer ID %d", i, peer)
-			}
-			for k, slot := range slots {
-				indexed++
-				pi := s.producerIndex(slot, peer)
-				if s.topics[slot].nameLen == 0 || pi < 0 || int(s.producers(slot)[pi].peerIndex) != k {
-					t.Errorf("shard %d: stale index entry %d of peer ID %d for slot %d", i, k, peer, slot)
-				}
-			}
-		}
-		if indexed != topicMembers {
-			t.Errorf("shard %d: %d indexed memberships, %d in topics", i, indexed, topicMembers)
-		}
-		memberships += topicMembers
-		s.mu.RUnlock()
-	}
-	if int64(topics) != db.topicCount.Load() || int64(channels) != db.channelCount.Load() {
-		t.Errorf("counters say %d topics %d channels, maps hold %d and %d",
-			db.topicCount.Load(), db.channelCount.Load(), topics, channels)
-	}
-	if int64(memberships) != db.memberships.Load() {
-		t.Errorf("membership counter says %d, maps hold %d", db.memberships.Load(), memberships)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
 }
 
 func TestRegistrationDBSemantics(t *testing.T) {
@@ -685,7 +569,7 @@ func TestRegistrationDBResults(t *testing.T) {
 
 	type added struct{ Topic, Channel bool }
 	regs := []struct {
-		peer           *peerEntry
+		peer           *Peer
 		topic, channel string
 		want           added
 	}{
@@ -699,13 +583,14 @@ func TestRegistrationDBResults(t *testing.T) {
 		{a, "t", "c0#ephemeral", added{false, true}},
 	}
 	for _, r := range regs {
-		topicAdded, channelAdded := db.Register(r.peer, r.topic, r.channel)
-		test.Equal(t, r.want, added{topicAdded, channelAdded},
-			fmt.Sprintf("Register(%s, %q, %q)", r.peer.info.ID, r.topic, r.channel))
+		got, err := db.Register(r.peer, r.topic, r.channel)
+		test.Nil(t, err, "Register")
+		test.Equal(t, r.want, added(got),
+			fmt.Sprintf("Register(%s, %q, %q)", r.peer.info.RemoteAddress, r.topic, r.channel))
 	}
 
 	for _, tc := range []struct {
-		peer           *peerEntry
+		peer           *Peer
 		topic, channel string
 		want           bool
 	}{
@@ -716,7 +601,7 @@ func TestRegistrationDBResults(t *testing.T) {
 		{b, "t", "c1", false},
 	} {
 		test.Equal(t, tc.want, db.UnregisterChannel(tc.peer, tc.topic, tc.channel),
-			fmt.Sprintf("UnregisterChannel(%s, %q, %q)", tc.peer.info.ID, tc.topic, tc.channel))
+			fmt.Sprintf("UnregisterChannel(%s, %q, %q)", tc.peer.info.RemoteAddress, tc.topic, tc.channel))
 	}
 
 	type unreg struct {
@@ -724,7 +609,7 @@ func TestRegistrationDBResults(t *testing.T) {
 		Removed  bool
 	}
 	for _, tc := range []struct {
-		peer  *peerEntry
+		peer  *Peer
 		topic string
 		want  unreg
 	}{
@@ -734,16 +619,16 @@ func TestRegistrationDBResults(t *testing.T) {
 		{b, "t", unreg{nil, true}},
 	} {
 		channels, removed := db.UnregisterTopic(tc.peer, tc.topic)
-		test.Equal(t, tc.want, unreg{channels, removed}, fmt.Sprintf("UnregisterTopic(%s, %q)", tc.peer.info.ID, tc.topic))
+		test.Equal(t, tc.want, unreg{channels, removed}, fmt.Sprintf("UnregisterTopic(%s, %q)", tc.peer.info.RemoteAddress, tc.topic))
 	}
 
-	test.Equal(t, true, db.CreateTopic("v"), "CreateTopic new")
-	test.Equal(t, false, db.CreateTopic("v"), "CreateTopic again")
-	test.Equal(t, false, db.CreateTopic("u"), "CreateTopic of a registered topic")
-	test.Equal(t, true, db.CreateChannel("w", "c"), "CreateChannel new topic")
-	test.Equal(t, false, db.CreateChannel("w", "c"), "CreateChannel again")
-	test.Equal(t, true, db.CreateChannel("w", "b"), "CreateChannel second channel")
-	test.Equal(t, false, db.CreateChannel("u", "c2"), "CreateChannel of a registered channel")
+	test.Equal(t, true, created(t)(db.CreateTopic("v")), "CreateTopic new")
+	test.Equal(t, false, created(t)(db.CreateTopic("v")), "CreateTopic again")
+	test.Equal(t, false, created(t)(db.CreateTopic("u")), "CreateTopic of a registered topic")
+	test.Equal(t, true, created(t)(db.CreateChannel("w", "c")), "CreateChannel new topic")
+	test.Equal(t, false, created(t)(db.CreateChannel("w", "c")), "CreateChannel again")
+	test.Equal(t, true, created(t)(db.CreateChannel("w", "b")), "CreateChannel second channel")
+	test.Equal(t, false, created(t)(db.CreateChannel("u", "c2")), "CreateChannel of a registered channel")
 
 	type del struct {
 		Channels []string
@@ -769,10 +654,10 @@ func TestRegistrationDBResults(t *testing.T) {
 	db.Register(a, "t", "c1")
 	db.Register(a, "t", "c2")
 	db.Register(a, "x#ephemeral", "c#ephemeral")
-	test.Equal(t, RemovedRegistrations{Topics: 3, Channels: 4}, db.RemovePeer(a), "RemovePeer(a)")
-	test.Equal(t, RemovedRegistrations{}, db.RemovePeer(b), "RemovePeer(b) without registrations")
+	test.Equal(t, Removed{Topics: 3, Channels: 4}, db.RemovePeer(a), "RemovePeer(a)")
+	test.Equal(t, Removed{}, db.RemovePeer(b), "RemovePeer(b) without registrations")
 	test.Equal(t, Stats{Peers: 0, Topics: 2, Channels: 4}, db.Stats(), "Stats at the end")
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 }
 
 // TestRegistrationDBReusedID covers a client port reused by a new connection
@@ -787,7 +672,7 @@ func TestRegistrationDBReusedID(t *testing.T) {
 	fresh := db.AddPeer(info)
 	db.Register(fresh, "u", "")
 
-	test.Equal(t, RemovedRegistrations{Topics: 1, Channels: 1}, db.RemovePeer(old), "RemovePeer(old)")
+	test.Equal(t, Removed{Topics: 1, Channels: 1}, db.RemovePeer(old), "RemovePeer(old)")
 	st := dbSnapshot(t, db)
 	test.Equal(t, []string{"a: u"}, st.Nodes, "Nodes after the old connection left")
 	test.Equal(t, []string{"client:: a", "topic:u: a"}, st.Debug, "Debug after the old connection left")
@@ -817,10 +702,10 @@ func TestRegistrationDBLookupUnknown(t *testing.T) {
 func TestRegistrationDBLookupOrder(t *testing.T) {
 	db, _ := newClockedDB()
 	infos := []PeerInfo{
-		{ID: "10.0.0.9:1", BroadcastAddress: "b.example", TCPPort: 4150},
-		{ID: "10.0.0.1:2", BroadcastAddress: "a.example", TCPPort: 4250},
-		{ID: "10.0.0.3:1", BroadcastAddress: "a.example", TCPPort: 4150},
-		{ID: "10.0.0.2:1", BroadcastAddress: "a.example", TCPPort: 4150},
+		{RemoteAddress: "10.0.0.9:1", BroadcastAddress: "b.example", TCPPort: 4150},
+		{RemoteAddress: "10.0.0.1:2", BroadcastAddress: "a.example", TCPPort: 4250},
+		{RemoteAddress: "10.0.0.3:1", BroadcastAddress: "a.example", TCPPort: 4150},
+		{RemoteAddress: "10.0.0.2:1", BroadcastAddress: "a.example", TCPPort: 4150},
 	}
 	for _, info := range infos {
 		db.Register(db.AddPeer(info), "t", "")
@@ -828,13 +713,13 @@ func TestRegistrationDBLookupOrder(t *testing.T) {
 	_, producers, _ := db.Lookup("t")
 	var got []string
 	for _, p := range producers {
-		got = append(got, p.ID)
+		got = append(got, p.RemoteAddress)
 	}
 	want := []string{"10.0.0.2:1", "10.0.0.3:1", "10.0.0.1:2", "10.0.0.9:1"}
 	test.Equal(t, want, got, "Lookup producers by broadcast address, TCP port, ID")
 	got = nil
 	for _, n := range db.Nodes() {
-		got = append(got, n.ID)
+		got = append(got, n.RemoteAddress)
 	}
 	test.Equal(t, want, got, "Nodes in the same order")
 }
@@ -844,7 +729,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 	s := newDBScript(db)
 	// a and b are two connections from one nsqd; c is another nsqd.
 	s.run(t, "a REGISTER t c", "a REGISTER u", "b REGISTER t", "a REGISTER v")
-	c := db.AddPeer(PeerInfo{ID: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
+	c := db.AddPeer(PeerInfo{RemoteAddress: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
 	db.Register(c, "t", "")
 
 	lookup := func() []string {
@@ -853,14 +738,14 @@ func TestRegistrationDBTombstone(t *testing.T) {
 		test.Equal(t, true, found, "Lookup(t) found")
 		names := []string{}
 		for _, p := range producers {
-			names = append(names, namedPeerOf(p.ID))
+			names = append(names, namedPeerOf(p.RemoteAddress))
 		}
 		return names
 	}
 	tombstones := func(id string) map[string]bool {
 		t.Helper()
 		for _, n := range db.Nodes() {
-			if n.ID == id {
+			if n.RemoteAddress == id {
 				m := map[string]bool{}
 				for i, topic := range n.Topics {
 					m[topic] = n.Tombstones[i]
@@ -871,7 +756,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 		t.Fatalf("Nodes does not list %s", id)
 		return nil
 	}
-	aID := namedPeerInfo("a").ID
+	aID := namedPeerInfo("a").RemoteAddress
 
 	test.Equal(t, []PeerInfo(nil), db.Tombstone("nope", "nsqd.example:4151"), "Tombstone of an unknown topic")
 	test.Equal(t, []PeerInfo(nil), db.Tombstone("t", "nsqd.example:4150"), "Tombstone with the TCP port")
@@ -879,7 +764,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 
 	at := clk.Now().UnixNano()
 	marked := db.Tombstone("t", "nsqd.example:4151")
-	test.Equal(t, []string{aID, namedPeerInfo("b").ID}, sortedPeerIDs(marked), "tombstoned peers")
+	test.Equal(t, []string{aID, namedPeerInfo("b").RemoteAddress}, sortedPeerIDs(marked), "tombstoned peers")
 	test.Equal(t, []string{"192.0.2.9:1"}, lookup(), "tombstoned producers hidden from Lookup")
 	test.Equal(t, map[string]bool{"t": true, "u": false, "v": false}, tombstones(aID), "Nodes tombstones of a")
 	_, uProducers, _ := db.Lookup("u")
@@ -892,8 +777,8 @@ func TestRegistrationDBTombstone(t *testing.T) {
 			if reg.Category == "topic" && reg.Key == "t" && p.BroadcastAddress == "nsqd.example" {
 				wantAt, wantTombstoned = at, true
 			}
-			test.Equal(t, wantTombstoned, p.Tombstoned, "Debug tombstoned of "+p.ID+" in "+reg.Category+":"+reg.Key)
-			test.Equal(t, wantAt, p.TombstonedAt, "Debug tombstoned_at of "+p.ID+" in "+reg.Category+":"+reg.Key)
+			test.Equal(t, wantTombstoned, p.Tombstoned, "Debug tombstoned of "+p.RemoteAddress+" in "+reg.Category+":"+reg.Key)
+			test.Equal(t, wantAt, p.TombstonedAt, "Debug tombstoned_at of "+p.RemoteAddress+" in "+reg.Category+":"+reg.Key)
 		}
 	}
 
@@ -913,7 +798,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 	s.run(t, "a UNREGISTER t", "a REGISTER t")
 	test.Equal(t, []string{"a", "192.0.2.9:1"}, lookup(), "tombstone gone with UNREGISTER T")
 	test.Equal(t, map[string]bool{"t": false, "u": false, "v": false}, tombstones(aID), "Nodes tombstones after UNREGISTER")
-	test.Equal(t, map[string]bool{"t": true}, tombstones(namedPeerInfo("b").ID), "Nodes tombstones of b")
+	test.Equal(t, map[string]bool{"t": true}, tombstones(namedPeerInfo("b").RemoteAddress), "Nodes tombstones of b")
 
 	// A reconnected peer does not inherit the old connection's tombstone.
 	s.run(t, "b CLOSE", "b REGISTER t")
@@ -926,8 +811,8 @@ func TestRegistrationDBStaggeredTombstones(t *testing.T) {
 	for _, topic := range []string{"t", strings.Repeat("x", 64)} {
 		t.Run(fmt.Sprintf("name of %d bytes", len(topic)), func(t *testing.T) {
 			db, clk := newClockedDB()
-			older := db.AddPeer(PeerInfo{ID: "192.0.2.1:1", BroadcastAddress: "older.example", TCPPort: 4150, HTTPPort: 4151})
-			newer := db.AddPeer(PeerInfo{ID: "192.0.2.2:1", BroadcastAddress: "newer.example", TCPPort: 4150, HTTPPort: 4151})
+			older := db.AddPeer(PeerInfo{RemoteAddress: "192.0.2.1:1", BroadcastAddress: "older.example", TCPPort: 4150, HTTPPort: 4151})
+			newer := db.AddPeer(PeerInfo{RemoteAddress: "192.0.2.2:1", BroadcastAddress: "newer.example", TCPPort: 4150, HTTPPort: 4151})
 			db.Register(older, topic, "")
 			db.Register(newer, topic, "")
 			lookup := func() []string {
@@ -962,18 +847,19 @@ func TestRegistrationDBOverlongTopic(t *testing.T) {
 	db, _ := newClockedDB()
 	p := db.AddPeer(namedPeerInfo("a"))
 	long := strings.Repeat("y", 65)
-	topicAdded, channelAdded := db.Register(p, long, "c")
-	test.Equal(t, false, topicAdded || channelAdded, "Register reports a registration")
-	test.Equal(t, false, db.CreateTopic(long), "CreateTopic")
-	test.Equal(t, false, db.CreateChannel(long, "c"), "CreateChannel")
+	added, err := db.Register(p, long, "c")
+	test.Nil(t, err, "Register")
+	test.Equal(t, Added{}, added, "Register reports a registration")
+	test.Equal(t, false, created(t)(db.CreateTopic(long)), "CreateTopic")
+	test.Equal(t, false, created(t)(db.CreateChannel(long, "c")), "CreateChannel")
 	test.Equal(t, []string{}, slices.Clone(db.Topics()), "Topics")
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 }
 
 func sortedPeerIDs(infos []PeerInfo) []string {
 	ids := []string{}
 	for _, info := range infos {
-		ids = append(ids, info.ID)
+		ids = append(ids, info.RemoteAddress)
 	}
 	sort.Strings(ids)
 	return ids
@@ -981,11 +867,11 @@ func sortedPeerIDs(infos []PeerInfo) []string {
 
 func TestRegistrationDBTombstoneNodeForms(t *testing.T) {
 	peers := []PeerInfo{
-		{ID: "10.0.0.1:1", BroadcastAddress: "10.1.2.3", TCPPort: 4150, HTTPPort: 4151},
-		{ID: "10.0.0.2:1", BroadcastAddress: "fd00::1", TCPPort: 4150, HTTPPort: 4151},
-		{ID: "10.0.0.3:1", BroadcastAddress: "nsqd.example", TCPPort: 4150, HTTPPort: 4151},
-		{ID: "10.0.0.4:1", BroadcastAddress: "nsqd.example", TCPPort: 5150, HTTPPort: 5151},
-		{ID: "10.0.0.5:1", BroadcastAddress: "::1", TCPPort: 4150, HTTPPort: 4151},
+		{RemoteAddress: "10.0.0.1:1", BroadcastAddress: "10.1.2.3", TCPPort: 4150, HTTPPort: 4151},
+		{RemoteAddress: "10.0.0.2:1", BroadcastAddress: "fd00::1", TCPPort: 4150, HTTPPort: 4151},
+		{RemoteAddress: "10.0.0.3:1", BroadcastAddress: "nsqd.example", TCPPort: 4150, HTTPPort: 4151},
+		{RemoteAddress: "10.0.0.4:1", BroadcastAddress: "nsqd.example", TCPPort: 5150, HTTPPort: 5151},
+		{RemoteAddress: "10.0.0.5:1", BroadcastAddress: "::1", TCPPort: 4150, HTTPPort: 4151},
 	}
 	tests := []struct {
 		node string
@@ -1023,8 +909,8 @@ func TestRegistrationDBTombstoneNodeForms(t *testing.T) {
 			_, producers, _ := db.Lookup("t")
 			test.Equal(t, len(peers)-len(tt.want), len(producers), "Lookup(t) producers left")
 			for _, p := range producers {
-				if slices.Contains(tt.want, p.ID) {
-					t.Errorf("tombstoned %s still in Lookup(t)", p.ID)
+				if slices.Contains(tt.want, p.RemoteAddress) {
+					t.Errorf("tombstoned %s still in Lookup(t)", p.RemoteAddress)
 				}
 			}
 			_, producers, _ = db.Lookup("other")
@@ -1044,14 +930,14 @@ func TestRegistrationDBInactivity(t *testing.T) {
 		test.Equal(t, true, found, "Lookup(t) found while inactive")
 		names := []string{}
 		for _, p := range producers {
-			names = append(names, namedPeerOf(p.ID))
+			names = append(names, namedPeerOf(p.RemoteAddress))
 		}
 		return names
 	}
 	nodes := func() []string {
 		names := []string{}
 		for _, n := range db.Nodes() {
-			names = append(names, namedPeerOf(n.ID))
+			names = append(names, namedPeerOf(n.RemoteAddress))
 		}
 		return names
 	}
@@ -1080,7 +966,7 @@ func TestRegistrationDBInactivity(t *testing.T) {
 	test.Equal(t, []string{"a", "b"}, lookup(), "Touch brings a back")
 	test.Equal(t, []string{"a", "b"}, nodes(), "Nodes lists a again")
 	for _, n := range db.Nodes() {
-		if namedPeerOf(n.ID) == "a" {
+		if namedPeerOf(n.RemoteAddress) == "a" {
 			test.Equal(t, []string{"t", "u"}, n.Topics, "a's topics kept while inactive")
 		}
 	}
@@ -1118,22 +1004,28 @@ func TestRegistrationDBTopicsCache(t *testing.T) {
 	var prev []string
 	for i, step := range steps {
 		step.op()
-		got, gen := db.TopicsSnapshot()
+		gen := db.TopicsGeneration()
+		got := db.Topics()
 		test.Equal(t, step.want, got, "Topics after "+step.name)
-		again, againGen := db.TopicsSnapshot()
-		if len(got) > 0 && &again[0] != &got[0] {
+		cached := db.topicsCache.Load()
+		test.Equal(t, got, db.Topics(), "Topics again after "+step.name)
+		if db.topicsCache.Load() != cached {
 			t.Errorf("after %s: unchanged store rebuilt the topic list", step.name)
 		}
-		test.Equal(t, gen, againGen, "generation of an unchanged store after "+step.name)
-		test.Equal(t, got, db.Topics(), "Topics and TopicsSnapshot after "+step.name)
+		test.Equal(t, gen, db.TopicsGeneration(), "generation of an unchanged store after "+step.name)
 		if i > 0 && !slices.Equal(prev, got) && gen == prevGen {
 			t.Errorf("after %s: topic list changed but its generation %d did not", step.name, gen)
 		}
-		prev, prevGen = got, gen
-		held = append(held, got)
-		heldWant = append(heldWant, slices.Clone(got))
+		prev, prevGen = slices.Clone(got), gen
+		checkStore(t, db)
+		if len(got) > 0 {
+			got[0] = "changed by the caller"
+		}
+		held = append(held, db.Topics())
+		heldWant = append(heldWant, slices.Clone(step.want))
 	}
-	// Lists handed out earlier are never modified by later changes.
+	// Lists handed out are copies, never modified by later changes, and a
+	// caller's change to one does not reach the store.
 	test.Equal(t, heldWant, held, "earlier Topics results")
 }
 
@@ -1141,7 +1033,7 @@ func TestRegistrationDBNodesCache(t *testing.T) {
 	db, _ := newClockedDB()
 	a := db.AddPeer(namedPeerInfo("a"))
 	b := db.AddPeer(namedPeerInfo("b"))
-	c := db.AddPeer(PeerInfo{ID: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
+	c := db.AddPeer(PeerInfo{RemoteAddress: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
 
 	type node struct {
 		Topics     []string
@@ -1150,7 +1042,7 @@ func TestRegistrationDBNodesCache(t *testing.T) {
 	nodes := func() map[string]node {
 		m := map[string]node{}
 		for _, n := range db.Nodes() {
-			m[namedPeerOf(n.ID)] = node{n.Topics, n.Tombstones}
+			m[namedPeerOf(n.RemoteAddress)] = node{n.Topics, n.Tombstones}
 		}
 		return m
 	}
@@ -1286,7 +1178,7 @@ func TestRegistrationDBStats(t *testing.T) {
 	for _, step := range steps {
 		s.run(t, step.cmd)
 		test.Equal(t, step.want, db.Stats(), "Stats after "+step.cmd)
-		checkDBInvariants(t, db)
+		checkStore(t, db)
 	}
 }
 
@@ -1321,7 +1213,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 
 	// model is what one peer has registered.
 	type model struct {
-		p        *peerEntry
+		p        *Peer
 		topics   map[string]bool
 		channels map[string]map[string]bool
 	}
@@ -1347,7 +1239,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 			connect := func() {
 				nextPort++
 				addr := fmt.Sprintf("10.%d.0.1:%d", w, nextPort)
-				p := db.AddPeer(PeerInfo{ID: addr, RemoteAddress: addr, BroadcastAddress: fmt.Sprintf("nsqd-%d", w),
+				p := db.AddPeer(PeerInfo{RemoteAddress: addr, BroadcastAddress: fmt.Sprintf("nsqd-%d", w),
 					TCPPort: 4150, HTTPPort: 4151, Version: "1.3.0"})
 				res.live = append(res.live, &model{p: p, topics: map[string]bool{}, channels: map[string]map[string]bool{}})
 			}
@@ -1423,7 +1315,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 				case 1:
 					for _, n := range db.Nodes() {
 						if len(n.Topics) != len(n.Tombstones) || !slices.IsSorted(n.Topics) {
-							t.Errorf("Nodes: %s topics %v tombstones %v", n.ID, n.Topics, n.Tombstones)
+							t.Errorf("Nodes: %s topics %v tombstones %v", n.RemoteAddress, n.Topics, n.Tombstones)
 						}
 					}
 				case 2:
@@ -1486,7 +1378,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 		}
 		for _, m := range res.live {
 			livePeers++
-			id := m.p.info.ID
+			id := m.p.info.RemoteAddress
 			wantDebug["client::"] = append(wantDebug["client::"], id)
 			wantNodes[id] = []string{}
 			for topic := range m.topics {
@@ -1511,7 +1403,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 		wantRegistrations += len(ids)
 	}
 
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 	gotTopics := db.Topics()
 	test.Equal(t, slices.Sorted(maps.Keys(wantTopics)), gotTopics, "Topics")
 	wantChannelCount := 0
@@ -1532,7 +1424,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 		test.Equal(t, wantList, channels, "Lookup("+topic+") channels")
 		ids := []string{}
 		for _, p := range producers {
-			ids = append(ids, p.ID)
+			ids = append(ids, p.RemoteAddress)
 		}
 		sort.Strings(ids)
 		want := append([]string{}, topicPeers[topic]...)
@@ -1542,8 +1434,8 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 
 	gotNodes := map[string][]string{}
 	for _, n := range db.Nodes() {
-		gotNodes[n.ID] = n.Topics
-		test.Equal(t, make([]bool, len(n.Topics)), n.Tombstones, "Nodes tombstones of "+n.ID+" after the lifetime")
+		gotNodes[n.RemoteAddress] = n.Topics
+		test.Equal(t, make([]bool, len(n.Topics)), n.Tombstones, "Nodes tombstones of "+n.RemoteAddress+" after the lifetime")
 	}
 	test.Equal(t, wantNodes, gotNodes, "Nodes")
 
@@ -1551,7 +1443,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 	for _, reg := range db.Debug() {
 		ids := []string{}
 		for _, p := range reg.Producers {
-			ids = append(ids, p.ID)
+			ids = append(ids, p.RemoteAddress)
 		}
 		sort.Strings(ids)
 		gotDebug[reg.Category+":"+reg.Key+":"+reg.SubKey] = ids
@@ -1568,7 +1460,7 @@ func TestRegistrationDBConcurrent(t *testing.T) {
 			db.RemovePeer(m.p)
 		}
 	}
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 	for _, topic := range db.Topics() {
 		if protocol.IsEphemeral(topic) {
 			t.Errorf("ephemeral topic %s left after every peer disconnected", topic)
@@ -1849,7 +1741,7 @@ func TestRegistrationDBManyTopicsPerShard(t *testing.T) {
 	for i := range topics {
 		s.run(t, fmt.Sprintf("a REGISTER t%d c", i), fmt.Sprintf("b REGISTER t%d", i))
 	}
-	checkDBInvariants(t, db)
+	checkStore(t, db)
 	r := rand.New(rand.NewPCG(7, 7))
 	for n, i := range r.Perm(topics) {
 		switch n % 3 {
@@ -1860,7 +1752,7 @@ func TestRegistrationDBManyTopicsPerShard(t *testing.T) {
 		default:
 			s.run(t, fmt.Sprintf("b UNREGISTER t%d", i), fmt.Sprintf("a UNREGISTER t%d", i))
 		}
-		checkDBInvariants(t, db)
+		checkStore(t, db)
 	}
 	// b stays only in the topics a alone left.
 	test.Equal(t, Stats{Peers: 2, Topics: topics - topics/3, Channels: topics - topics/3, Registrations: 2 + topics/3}, db.Stats(), "Stats at the end")

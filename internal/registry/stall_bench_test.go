@@ -1,4 +1,4 @@
-package nsqlookupd
+package registry
 
 import (
 	"flag"
@@ -18,17 +18,17 @@ var stallWorkload = flag.String("stall.workload", "100x1000x4",
 // It reports the p99 and maximum latency of a single Register next to the
 // same figures with no reader running.
 //
-//	go test -run XXX -bench RegisterWhileNodesPolled ./nsqlookupd -args -stall.workload=200x5000x5
+//	go test -run XXX -bench RegisterWhileNodesPolled ./internal/registry -args -stall.workload=200x5000x5
 func BenchmarkRegisterWhileNodesPolled(b *testing.B) {
 	var producers, topics, channels int
 	if _, err := fmt.Sscanf(*stallWorkload, "%dx%dx%d", &producers, &topics, &channels); err != nil {
 		b.Fatalf("bad -stall.workload %q: %v", *stallWorkload, err)
 	}
-	db := NewRegistrationDB(time.Hour, time.Minute)
-	peers := make([]*peerEntry, producers)
+	db := New(Config{InactiveTimeout: time.Hour, TombstoneLifetime: time.Minute})
+	peers := make([]*Peer, producers)
 	pool := producers * topics / 2
 	for i := range peers {
-		peers[i] = db.AddPeer(PeerInfo{ID: fmt.Sprintf("127.0.0.1:%d", 10000+i), BroadcastAddress: "127.0.0.1", TCPPort: 4150 + i, HTTPPort: 5150 + i, Version: "1.3.0"})
+		peers[i] = db.AddPeer(PeerInfo{RemoteAddress: fmt.Sprintf("127.0.0.1:%d", 10000+i), BroadcastAddress: "127.0.0.1", TCPPort: 4150 + i, HTTPPort: 5150 + i, Version: "1.3.0"})
 		for j := 0; j < topics; j++ {
 			topic := fmt.Sprintf("topic-%07d", (i*7919+j*104729)%pool)
 			db.Register(peers[i], topic, "")
