@@ -1,6 +1,8 @@
 package nsqlookupd
 
 import (
+	"fmt"
+
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 )
 
@@ -17,6 +19,23 @@ const (
 // callers can skip building expensive arguments.
 func (l *NSQLookupd) logEnabled(level lg.LogLevel) bool {
 	return level >= l.opts.LogLevel
+}
+
+// warnLimited logs a WARNING for cause at most once a second, saying how
+// many were held back since the last; for what remote peers can trigger.
+// cause must come from the code, never from a client.
+func (l *NSQLookupd) warnLimited(cause string, f string, args ...interface{}) {
+	if !l.logEnabled(LOG_WARN) {
+		return
+	}
+	ok, suppressed := l.warnLimit.Allow(cause)
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		f += fmt.Sprintf(" (%d more since the last such line)", suppressed)
+	}
+	l.logf(LOG_WARN, f, args...)
 }
 
 func (l *NSQLookupd) logf(level lg.LogLevel, f string, args ...interface{}) {

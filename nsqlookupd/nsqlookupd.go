@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
@@ -27,6 +30,12 @@ type NSQLookupd struct {
 	db *registry.Store
 
 	metrics *counters
+	// refused counts connections refused at accept, by kind.
+	refused refusalCounts
+	// warnLimit rate-limits the WARNING lines remote peers can trigger.
+	warnLimit *lg.Limiter
+	// tcpAllow is --tcp-allow parsed; empty allows everyone.
+	tcpAllow prefixList
 
 	tcpListener   net.Listener
 	httpListener  net.Listener // nil when plain HTTP is disabled
@@ -70,8 +79,10 @@ func New(opts *Options) (*NSQLookupd, error) {
 			MaxRegistrations:     opts.MaxRegistrations,
 			MaxPeerRegistrations: opts.MaxRegistrationsPerClient,
 		}),
-		metrics: newCounters(),
-		exitCh:  make(chan struct{}),
+		metrics:   newCounters(),
+		warnLimit: lg.NewLimiter(time.Second),
+		tcpAllow:  s.tcpAllow,
+		exitCh:    make(chan struct{}),
 	}
 	l.logf(LOG_INFO, "%s", version.String("nsqlookupd"))
 	for _, warnings := range [][]string{opts.StartupWarnings, s.warnings} {
@@ -112,6 +123,18 @@ func New(opts *Options) (*NSQLookupd, error) {
 		}
 	}
 
+	if opts.HTTPMaxConns > 0 || opts.HTTPMaxConnsPerIP > 0 {
+		// One limit over both listeners: HTTPS connections count with
+		// plain ones, as the flags say.
+		limit := &connLimit{maxConns: opts.HTTPMaxConns, maxPerIP: opts.HTTPMaxConnsPerIP, refused: l.httpRefused}
+		if l.httpListener != nil {
+			l.httpListener = limit.wrap(l.httpListener)
+		}
+		if l.httpsListener != nil {
+			l.httpsListener = limit.wrap(l.httpsListener)
+		}
+	}
+
 	var metrics *promMetrics
 	if opts.Metrics {
 		metrics = newPromMetrics(l)
@@ -127,6 +150,18 @@ func New(opts *Options) (*NSQLookupd, error) {
 	}
 	ok = true
 	return l, nil
+}
+
+// httpRefused counts and logs (rate-limited) an HTTP connection closed at
+// accept.
+func (l *NSQLookupd) httpRefused(reason string, remote net.Addr) {
+	l.refused.add("http", reason)
+	limit := l.opts.HTTPMaxConns
+	if reason == refusedMaxConnsPerIP {
+		limit = l.opts.HTTPMaxConnsPerIP
+	}
+	l.warnLimited("http-"+reason, "HTTP: closing connection from %s at accept: %s (%d) reached",
+		remote, strings.ReplaceAll("http_"+reason, "_", "-"), limit)
 }
 
 func (l *NSQLookupd) closeListeners() {

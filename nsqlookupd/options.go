@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -59,12 +58,26 @@ type Options struct {
 	MagicTimeout time.Duration `flag:"magic-timeout"`
 	// MaxClients caps concurrent TCP connections; 0 means unlimited.
 	MaxClients int `flag:"max-clients"`
+	// MaxClientsPerIP caps concurrent TCP connections from one client IP;
+	// 0 means unlimited.
+	MaxClientsPerIP int `flag:"max-clients-per-ip"`
+	// TCPAllow lists the client networks (CIDRs or single addresses)
+	// allowed to connect over TCP, that is to announce producers; others
+	// get E_FORBIDDEN and are closed. Empty means everyone.
+	TCPAllow []string `flag:"tcp-allow"`
 	// MaxRegistrationsPerClient caps the topic and channel registrations
 	// one TCP client holds; 0 means unlimited.
 	MaxRegistrationsPerClient int `flag:"max-registrations-per-client"`
 	// MaxRegistrations caps the distinct topic and channel registrations
 	// in the store, HTTP-created ones included; 0 means unlimited.
 	MaxRegistrations int `flag:"max-registrations"`
+
+	// HTTPMaxConns caps concurrent HTTP and HTTPS connections together;
+	// 0 means unlimited. Connections over it are closed at accept.
+	HTTPMaxConns int `flag:"http-max-conns"`
+	// HTTPMaxConnsPerIP caps concurrent HTTP and HTTPS connections from one
+	// client IP; 0 means unlimited.
+	HTTPMaxConnsPerIP int `flag:"http-max-conns-per-ip"`
 
 	// ShutdownTimeout bounds how long Exit waits for in-flight HTTP requests
 	// to finish.
@@ -104,7 +117,9 @@ type Options struct {
 
 // Defaults of the hardening limits.
 const (
-	DefaultMaxBodySize    = 5 * 1024 * 1024
+	// DefaultMaxBodySize is far above a real nsqd's IDENTIFY (under 1 KiB)
+	// and small enough that many clients' bodies cannot exhaust memory.
+	DefaultMaxBodySize    = 16 * 1024
 	DefaultMaxCommandSize = 4096
 	DefaultClientTimeout  = 60 * time.Second
 	DefaultMagicTimeout   = 10 * time.Second
@@ -145,8 +160,8 @@ func (o *Options) Validate() error {
 // settings is what New needs from Options beyond the plain values: the
 // results of parsing them once, during validation.
 type settings struct {
-	// adminAllow is HTTPAdminAllow parsed.
-	adminAllow []netip.Prefix
+	// adminAllow and tcpAllow are HTTPAdminAllow and TCPAllow parsed.
+	adminAllow, tcpAllow prefixList
 	// warnings are values that work but are probably mistakes.
 	warnings []string
 }
@@ -184,7 +199,10 @@ func (o *Options) compile() (settings, error) {
 		errs = append(errs, fmt.Errorf("invalid tls-min-version %#x", o.TLSMinVersion))
 	}
 	var err error
-	if s.adminAllow, err = parseAllowList(o.HTTPAdminAllow); err != nil {
+	if s.adminAllow, err = parsePrefixList("http-admin-allow", o.HTTPAdminAllow); err != nil {
+		errs = append(errs, err)
+	}
+	if s.tcpAllow, err = parsePrefixList("tcp-allow", o.TCPAllow); err != nil {
 		errs = append(errs, err)
 	}
 	if o.InactiveProducerTimeout <= 0 {
@@ -211,6 +229,18 @@ func (o *Options) compile() (settings, error) {
 	}
 	if o.MaxClients < 0 {
 		errs = append(errs, fmt.Errorf("max-clients must not be negative, got %d", o.MaxClients))
+	}
+	for _, limit := range []struct {
+		name  string
+		value int
+	}{
+		{"max-clients-per-ip", o.MaxClientsPerIP},
+		{"http-max-conns", o.HTTPMaxConns},
+		{"http-max-conns-per-ip", o.HTTPMaxConnsPerIP},
+	} {
+		if limit.value < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", limit.name, limit.value))
+		}
 	}
 	if o.MaxRegistrationsPerClient < 0 {
 		errs = append(errs, fmt.Errorf("max-registrations-per-client must not be negative, got %d", o.MaxRegistrationsPerClient))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -18,9 +19,11 @@ type tcpServer struct {
 	nsqlookupd *NSQLookupd
 	listener   net.Listener
 
-	// connsMu guards conns and closing.
+	// connsMu guards conns, perIP and closing.
 	connsMu sync.Mutex
-	conns   map[net.Conn]struct{}
+	// conns maps each open connection to its client IP.
+	conns   map[net.Conn]netip.Addr
+	perIP   perIPCount
 	closing bool
 
 	handlers sync.WaitGroup
@@ -30,7 +33,7 @@ func newTCPServer(l *NSQLookupd, listener net.Listener) *tcpServer {
 	return &tcpServer{
 		nsqlookupd: l,
 		listener:   listener,
-		conns:      make(map[net.Conn]struct{}),
+		conns:      make(map[net.Conn]netip.Addr),
 	}
 }
 
@@ -77,16 +80,27 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// track registers a new connection and counts its handler, refusing it when
-// shutting down or over --max-clients; a refused connection is answered and
-// closed here.
+// track registers a new connection and counts its handler. It refuses the
+// connection when shutting down, when its address is not in --tcp-allow, or
+// over --max-clients or --max-clients-per-ip: a refused connection gets one
+// error frame, before anything is read from it, and is closed here.
 func (s *tcpServer) track(conn net.Conn) bool {
 	l := s.nsqlookupd
+	ip, _ := clientIP(conn.RemoteAddr())
+	if len(l.tcpAllow) > 0 && !l.tcpAllow.contains(ip) {
+		s.refuse(conn, refusedForbidden, fmt.Sprintf("E_FORBIDDEN %s is not in tcp-allow", ip))
+		return false
+	}
 	s.connsMu.Lock()
-	closing := s.closing
-	full := l.opts.MaxClients > 0 && len(s.conns) >= l.opts.MaxClients
-	if !closing && !full {
-		s.conns[conn] = struct{}{}
+	closing, reason := s.closing, ""
+	switch {
+	case closing:
+	case l.opts.MaxClients > 0 && len(s.conns) >= l.opts.MaxClients:
+		reason = refusedMaxClients
+	case !s.perIP.acquire(ip, l.opts.MaxClientsPerIP):
+		reason = refusedMaxClientsPerIP
+	default:
+		s.conns[conn] = ip
 		// Added under connsMu, so closeAll cannot be waiting yet.
 		s.handlers.Add(1)
 	}
@@ -95,20 +109,33 @@ func (s *tcpServer) track(conn net.Conn) bool {
 	case closing:
 		conn.Close()
 		return false
-	case full:
-		l.logf(LOG_WARN, "TCP: refusing client %s: max-clients (%d) reached", conn.RemoteAddr(), l.opts.MaxClients)
-		l.metrics.tcpRefused.Add(1)
-		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		protocol.SendResponse(conn, []byte(fmt.Sprintf("E_TOO_MANY_CLIENTS max-clients (%d) reached", l.opts.MaxClients)))
-		conn.Close()
+	case reason == refusedMaxClients:
+		s.refuse(conn, reason, fmt.Sprintf("E_TOO_MANY_CLIENTS max-clients (%d) reached", l.opts.MaxClients))
+		return false
+	case reason == refusedMaxClientsPerIP:
+		s.refuse(conn, reason, fmt.Sprintf("E_TOO_MANY_CLIENTS max-clients-per-ip (%d) reached", l.opts.MaxClientsPerIP))
 		return false
 	}
 	l.metrics.tcpAccepted.Add(1)
 	return true
 }
 
+// refuse sends frame to a connection refused for reason and closes it. The
+// WARNING line is rate-limited: refusals are what a flood of connections
+// causes.
+func (s *tcpServer) refuse(conn net.Conn, reason, frame string) {
+	l := s.nsqlookupd
+	l.metrics.tcpRefused.Add(1)
+	l.refused.add("tcp", reason)
+	l.warnLimited("tcp-"+reason, "TCP: refusing client %s: %s", conn.RemoteAddr(), frame)
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	protocol.SendResponse(conn, []byte(frame))
+	conn.Close()
+}
+
 func (s *tcpServer) untrack(conn net.Conn) {
 	s.connsMu.Lock()
+	s.perIP.release(s.conns[conn])
 	delete(s.conns, conn)
 	s.connsMu.Unlock()
 	s.nsqlookupd.metrics.tcpClosed.Add(1)
