@@ -16,19 +16,26 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o build/nsqlookupd ./apps/nsqlookupd
 
+# install uses this rule, which builds only when the binary is missing, so
+# "sudo make install" after "make build" needs no Go toolchain as root.
+build/nsqlookupd:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o build/nsqlookupd ./apps/nsqlookupd
+
 run: build
 	./build/nsqlookupd $(RUN_ARGS)
 
 test:
 	./test.sh
 
-install: build
+install: build/nsqlookupd
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 build/nsqlookupd $(DESTDIR)$(BINDIR)/nsqlookupd
 
+# Expanded only by the targets that use them, so targets such as install run
+# no go command at all.
 GOOS ?= $(shell $(GO) env GOOS)
 GOARCH ?= $(shell $(GO) env GOARCH)
-DIST_NAME := nsqlookupd-$(VERSION).$(GOOS)-$(GOARCH)
+DIST_NAME = nsqlookupd-$(VERSION).$(GOOS)-$(GOARCH)
 
 # A versioned tarball: the binary, README, LICENSE and contrib/.
 dist: build
