@@ -50,6 +50,30 @@ dist: build
 clean:
 	rm -rf build dist
 
+# A static Linux binary for the Debian package and the container image:
+# without cgo it needs no libc at run time, and it carries no symbol table.
+STATIC_DIR ?= build/static
+STATIC_BIN = $(STATIC_DIR)/nsqlookupd
+
+.PHONY: static deb
+
+static:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o $(STATIC_BIN) ./apps/nsqlookupd
+
+# The Debian package: the release version for a tagged commit, else the
+# release plus the commit (1.3.0+git1a2b3c4), which sorts after the release.
+DEB_DIR ?= dist
+DEB_MAINTAINER ?= nsqlookupd maintainers <maintainers@nsqlookupd.invalid>
+DEB_VERSION ?= $(VERSION)$(if $(shell git describe --tags --exact-match HEAD 2>/dev/null),,$(if $(COMMIT),+git$(COMMIT)))
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+
+# The package builder is a Go module of its own (packaging/deb), so the
+# packaging library stays out of the daemon's dependencies.
+deb: static
+	$(GO) -C packaging/deb run . -repo $(CURDIR) -bin $(abspath $(STATIC_BIN)) \
+		-out $(abspath $(DEB_DIR)) -version '$(DEB_VERSION)' -goarch $(GOARCH) \
+		-maintainer '$(DEB_MAINTAINER)' $(if $(SOURCE_DATE_EPOCH),-date $(SOURCE_DATE_EPOCH))
+
 # Benchmark settings: BENCH_WORKLOAD is small, medium, large, all or a
 # comma-separated list; BENCH_FLAGS is passed to the load generator as is
 # (e.g. BENCH_FLAGS="-duration 20s -pprof-dir build/pprof").
