@@ -55,7 +55,7 @@ clean:
 STATIC_DIR ?= build/static
 STATIC_BIN = $(STATIC_DIR)/nsqlookupd
 
-.PHONY: static deb
+.PHONY: static deb image
 
 static:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o $(STATIC_BIN) ./apps/nsqlookupd
@@ -73,6 +73,24 @@ deb: static
 	$(GO) -C packaging/deb run . -repo $(CURDIR) -bin $(abspath $(STATIC_BIN)) \
 		-out $(abspath $(DEB_DIR)) -version '$(DEB_VERSION)' -goarch $(GOARCH) \
 		-maintainer '$(DEB_MAINTAINER)' $(if $(SOURCE_DATE_EPOCH),-date $(SOURCE_DATE_EPOCH))
+
+# The container image (Containerfile) with podman, or docker where podman is
+# missing. Its build context holds only the static binary, so no Go toolchain
+# or network is needed inside the build. Image tags allow no "+", so an
+# untagged commit is tagged 1.3.0-git1a2b3c4.
+CONTAINER_TOOL ?= $(shell command -v podman || command -v docker)
+IMAGE ?= nsqlookupd:$(subst +,-,$(DEB_VERSION))
+IMAGE_BUILD_FLAGS ?=
+IMAGE_CONTEXT = build/image
+
+image: static
+	@if [ -z "$(CONTAINER_TOOL)" ]; then echo "make image needs podman or docker" >&2; exit 2; fi
+	rm -rf $(IMAGE_CONTEXT)
+	install -d $(IMAGE_CONTEXT)
+	install -m 0755 $(STATIC_BIN) $(IMAGE_CONTEXT)/nsqlookupd
+	$(CONTAINER_TOOL) build $(IMAGE_BUILD_FLAGS) -f Containerfile \
+		--build-arg VERSION=$(DEB_VERSION) --build-arg REVISION=$(COMMIT) \
+		-t $(IMAGE) $(IMAGE_CONTEXT)
 
 # Benchmark settings: BENCH_WORKLOAD is small, medium, large, all or a
 # comma-separated list; BENCH_FLAGS is passed to the load generator as is
