@@ -16,19 +16,26 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o build/nsqlookupd ./apps/nsqlookupd
 
+# install uses this rule, which builds only when the binary is missing, so
+# "sudo make install" after "make build" needs no Go toolchain as root.
+build/nsqlookupd:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o build/nsqlookupd ./apps/nsqlookupd
+
 run: build
 	./build/nsqlookupd $(RUN_ARGS)
 
 test:
 	./test.sh
 
-install: build
+install: build/nsqlookupd
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 build/nsqlookupd $(DESTDIR)$(BINDIR)/nsqlookupd
 
+# Expanded only by the targets that use them, so targets such as install run
+# no go command at all.
 GOOS ?= $(shell $(GO) env GOOS)
 GOARCH ?= $(shell $(GO) env GOARCH)
-DIST_NAME := nsqlookupd-$(VERSION).$(GOOS)-$(GOARCH)
+DIST_NAME = nsqlookupd-$(VERSION).$(GOOS)-$(GOARCH)
 
 # A versioned tarball: the binary, README, LICENSE and contrib/.
 dist: build
@@ -42,6 +49,48 @@ dist: build
 
 clean:
 	rm -rf build dist
+
+# A static Linux binary for the Debian package and the container image:
+# without cgo it needs no libc at run time, and it carries no symbol table.
+STATIC_DIR ?= build/static
+STATIC_BIN = $(STATIC_DIR)/nsqlookupd
+
+.PHONY: static deb image
+
+static:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o $(STATIC_BIN) ./apps/nsqlookupd
+
+# The Debian package: the release version for a tagged commit, else the
+# release plus the commit (1.3.0+git1a2b3c4), which sorts after the release.
+DEB_DIR ?= dist
+DEB_MAINTAINER ?= nsqlookupd maintainers <maintainers@nsqlookupd.invalid>
+DEB_VERSION ?= $(VERSION)$(if $(shell git describe --tags --exact-match HEAD 2>/dev/null),,$(if $(COMMIT),+git$(COMMIT)))
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+
+# The package builder is a Go module of its own (packaging/deb), so the
+# packaging library stays out of the daemon's dependencies.
+deb: static
+	$(GO) -C packaging/deb run . -repo $(CURDIR) -bin $(abspath $(STATIC_BIN)) \
+		-out $(abspath $(DEB_DIR)) -version '$(DEB_VERSION)' -goarch $(GOARCH) \
+		-maintainer '$(DEB_MAINTAINER)' $(if $(SOURCE_DATE_EPOCH),-date $(SOURCE_DATE_EPOCH))
+
+# The container image (Containerfile) with podman, or docker where podman is
+# missing. Its build context holds only the static binary, so no Go toolchain
+# or network is needed inside the build. Image tags allow no "+", so an
+# untagged commit is tagged 1.3.0-git1a2b3c4.
+CONTAINER_TOOL ?= $(shell command -v podman || command -v docker)
+IMAGE ?= nsqlookupd:$(subst +,-,$(DEB_VERSION))
+IMAGE_BUILD_FLAGS ?=
+IMAGE_CONTEXT = build/image
+
+image: static
+	@if [ -z "$(CONTAINER_TOOL)" ]; then echo "make image needs podman or docker" >&2; exit 2; fi
+	rm -rf $(IMAGE_CONTEXT)
+	install -d $(IMAGE_CONTEXT)
+	install -m 0755 $(STATIC_BIN) $(IMAGE_CONTEXT)/nsqlookupd
+	$(CONTAINER_TOOL) build $(IMAGE_BUILD_FLAGS) -f Containerfile \
+		--build-arg VERSION=$(DEB_VERSION) --build-arg REVISION=$(COMMIT) \
+		-t $(IMAGE) $(IMAGE_CONTEXT)
 
 # Benchmark settings: BENCH_WORKLOAD is small, medium, large, all or a
 # comma-separated list; BENCH_FLAGS is passed to the load generator as is
