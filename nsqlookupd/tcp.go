@@ -173,7 +173,8 @@ func (s *tcpServer) handle(conn net.Conn) {
 
 	client := newClientV1(conn, l.opts)
 	err := (&lookupProtocolV1{nsqlookupd: l}).ioLoop(client)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	// ioLoop always ends with the error that ended it.
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		l.logf(LOG_INFO, "PROTOCOL(V1): [%s] exiting ioloop: %s", client, err)
 	} else {
 		l.logf(LOG_INFO, "PROTOCOL(V1): [%s] exiting ioloop", client)

@@ -36,12 +36,9 @@ func (c systemClock) Wall() int64 { return time.Now().UnixNano() }
 // differently on each request.
 const wallStepTolerance = 100 * time.Millisecond
 
-// wallOf converts a monotonic reading to wall-clock Unix nanoseconds using
-// the current offset between the clocks, which follows wall-clock steps.
-func (s *Store) wallOf(mono int64) int64 {
-	return mono + s.wallOffset()
-}
-
+// wallOffset returns what to add to a monotonic reading to make it a
+// wall-clock one. It follows steps of the wall clock, but not the jitter of
+// reading two clocks one after the other.
 func (s *Store) wallOffset() int64 {
 	off := s.clock.Wall() - s.clock.Mono()
 	prev := s.wallMinusMono.Load()
