@@ -54,7 +54,7 @@ type Options struct {
 	// idle nsqd is dropped between pings; New then logs a warning.
 	ClientTimeout time.Duration `flag:"client-timeout"`
 	// MagicTimeout is how long a new TCP connection has to send its 4-byte
-	// protocol magic.
+	// protocol magic, or ClientTimeout when that is shorter.
 	MagicTimeout time.Duration `flag:"magic-timeout"`
 	// MaxClients caps concurrent TCP connections; 0 means unlimited.
 	MaxClients int `flag:"max-clients"`

@@ -148,14 +148,16 @@ func (s *tcpServer) connCount() int {
 	return len(s.conns)
 }
 
-// handle reads the protocol magic within MagicTimeout and runs the matching
+// handle reads the protocol magic within MagicTimeout, or ClientTimeout when
+// that is shorter (an operator who lowers the client timeout expects it to
+// hold from the first byte), and runs the matching
 // protocol until the connection ends.
 func (s *tcpServer) handle(conn net.Conn) {
 	l := s.nsqlookupd
 	l.logf(LOG_INFO, "TCP: new client(%s)", conn.RemoteAddr())
 	defer conn.Close()
 
-	conn.SetReadDeadline(time.Now().Add(l.opts.MagicTimeout))
+	conn.SetReadDeadline(time.Now().Add(min(l.opts.MagicTimeout, l.opts.ClientTimeout)))
 	buf := make([]byte, len(protocol.MagicV1))
 	if _, err := io.ReadFull(conn, buf); err != nil {
 		l.logf(LOG_ERROR, "client(%s) failed to read protocol magic: %s", conn.RemoteAddr(), err)
