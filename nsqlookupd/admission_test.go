@@ -131,6 +131,15 @@ func TestHTTPConnLimits(t *testing.T) {
 	opts.HTTPMaxConnsPerIP = 2
 	l := startLookupd(t, opts)
 	addr := l.RealHTTPAddr().String()
+	// Start from no connection: the readiness check's keep-alive
+	// connection would count against 127.0.0.1.
+	http.DefaultClient.CloseIdleConnections()
+	limit := l.httpListener.(*limitListener).limit
+	test.Eventually(t, 5*time.Second, func() bool {
+		limit.mu.Lock()
+		defer limit.mu.Unlock()
+		return limit.open == 0
+	}, "no HTTP connection open")
 
 	// expectClosedAtAccept fails unless conn is closed without an answer.
 	expectClosedAtAccept := func(conn net.Conn, what string) {

@@ -92,7 +92,7 @@ func (p *lookupProtocolV1) sendError(c *clientV1, command string, err error) {
 	if ce.Cause != nil {
 		cause = " - " + ce.Cause.Error()
 	}
-	l.logf(LOG_ERROR, "[%s] - %s%s", c, ce, cause)
+	l.logf(LOG_ERROR, "[%s] - %s", c, logSafe(ce.Error()+cause))
 	l.metrics.protocolErrors(ce.Code)
 	if command != "" {
 		l.metrics.command(command, false)
@@ -166,17 +166,6 @@ func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
 	return okResponse, nil
 }
 
-// identifyFields are what an nsqd sends in IDENTIFY.
-type identifyFields struct {
-	BroadcastAddress string `json:"broadcast_address"`
-	Hostname         string `json:"hostname"`
-	TCPPort          int    `json:"tcp_port"`
-	HTTPPort         int    `json:"http_port"`
-	Version          string `json:"version"`
-	TopologyZone     string `json:"topology_zone"`
-	TopologyRegion   string `json:"topology_region"`
-}
-
 // identifyReply describes this lookupd to an nsqd; fields are in sorted key
 // order, as nsqd and tools comparing replies expect.
 type identifyReply struct {
@@ -218,8 +207,8 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 	if err := json.Unmarshal(body, &info); err != nil {
 		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
 	}
-	if info.BroadcastAddress == "" || info.TCPPort == 0 || info.HTTPPort == 0 || info.Version == "" {
-		return nil, protocol.NewFatalClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
+	if err := info.validate(); err != nil {
+		return nil, err
 	}
 
 	l.logf(LOG_INFO, "CLIENT(%s): IDENTIFY Address:%s TCP:%d HTTP:%d Version:%s",

@@ -177,7 +177,7 @@ func (s *tcpServer) handle(conn net.Conn) {
 	err := (&lookupProtocolV1{nsqlookupd: l}).ioLoop(client)
 	// ioLoop always ends with the error that ended it.
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-		l.logf(LOG_INFO, "PROTOCOL(V1): [%s] exiting ioloop: %s", client, err)
+		l.logf(LOG_INFO, "PROTOCOL(V1): [%s] exiting ioloop: %s", client, logSafe(err.Error()))
 	} else {
 		l.logf(LOG_INFO, "PROTOCOL(V1): [%s] exiting ioloop", client)
 	}
