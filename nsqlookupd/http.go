@@ -410,6 +410,7 @@ func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps ht
 	}
 	created, err := s.nsqlookupd.db.CreateTopic(topic)
 	if err != nil {
+		s.nsqlookupd.registrationRefused(err, req.RemoteAddr)
 		return nil, tooManyRegistrations
 	}
 	if created {
@@ -448,6 +449,7 @@ func (s *httpServer) createChannel(w http.ResponseWriter, req *http.Request, ps 
 	}
 	created, err := s.nsqlookupd.db.CreateChannel(topic, channel)
 	if err != nil {
+		s.nsqlookupd.registrationRefused(err, req.RemoteAddr)
 		return nil, tooManyRegistrations
 	}
 	if created {

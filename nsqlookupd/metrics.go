@@ -18,6 +18,10 @@ type counters struct {
 
 	tombstonesSet atomic.Uint64
 
+	// registrationsRefused counts REGISTERs and creates refused over
+	// --max-registrations-per-client [0] and --max-registrations [1].
+	registrationsRefused [2]atomic.Uint64
+
 	// commands counts V1 commands by index in v1Commands, then [ok, error].
 	commands [len(v1Commands)][2]atomic.Uint64
 

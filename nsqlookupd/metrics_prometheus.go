@@ -86,7 +86,11 @@ var (
 	descTCPAccepted = prometheus.NewDesc("nsqlookupd_tcp_connections_accepted_total",
 		"TCP connections accepted.", nil, nil)
 	descTCPRefused = prometheus.NewDesc("nsqlookupd_tcp_connections_refused_total",
-		"TCP connections refused over --max-clients.", nil, nil)
+		"TCP connections refused at accept, for any reason.", nil, nil)
+	descConnsRefused = prometheus.NewDesc("nsqlookupd_connections_refused_total",
+		"Connections refused at accept, by listener (tcp, http) and reason.", []string{"listener", "reason"}, nil)
+	descRegistrationsRefused = prometheus.NewDesc("nsqlookupd_registrations_refused_total",
+		"REGISTERs and creates refused over a registration limit, by limit.", []string{"limit"}, nil)
 	descTCPClosed = prometheus.NewDesc("nsqlookupd_tcp_connections_closed_total",
 		"TCP connections closed.", nil, nil)
 	descCommands = prometheus.NewDesc("nsqlookupd_commands_total",
@@ -107,7 +111,7 @@ type daemonCollector struct {
 // Describe implements prometheus.Collector.
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTCPClients, descPeers, descTopics, descChannels,
-		descRegistrations, descTCPAccepted, descTCPRefused, descTCPClosed, descCommands,
+		descRegistrations, descTCPAccepted, descTCPRefused, descConnsRefused, descRegistrationsRefused, descTCPClosed, descCommands,
 		descProtocolErrors, descTombstones, descInactiveFiltered} {
 		ch <- d
 	}
@@ -130,6 +134,11 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRegistrations, float64(stats.Registrations))
 	counter(descTCPAccepted, l.metrics.tcpAccepted.Load())
 	counter(descTCPRefused, l.metrics.tcpRefused.Load())
+	for i, r := range refusals {
+		counter(descConnsRefused, l.refused[i].Load(), r.listener, r.reason)
+	}
+	counter(descRegistrationsRefused, l.metrics.registrationsRefused[0].Load(), "max_registrations_per_client")
+	counter(descRegistrationsRefused, l.metrics.registrationsRefused[1].Load(), "max_registrations")
 	counter(descTCPClosed, l.metrics.tcpClosed.Load())
 	for i, name := range v1Commands {
 		counter(descCommands, l.metrics.commands[i][0].Load(), name, "ok")

@@ -264,7 +264,9 @@ func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error
 	}
 	added, err := l.db.Register(c.peer, topic, channel)
 	if err != nil {
-		return nil, registrationLimitErr(err, l.opts)
+		limit, max := l.registrationRefused(err, c.String())
+		return nil, protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
+			fmt.Sprintf("REGISTER %s (%d) reached", limit, max))
 	}
 	// Guarded like PING's line: a new nsqd registers thousands at once.
 	if l.logEnabled(LOG_INFO) {
@@ -314,16 +316,17 @@ func osHostname() string {
 	return h
 }
 
-// registrationLimitErr turns a store limit error into the REGISTER error
-// frame naming the limit.
-func registrationLimitErr(err error, opts *Options) error {
-	switch {
-	case errors.Is(err, registry.ErrPeerLimit):
-		return protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
-			fmt.Sprintf("REGISTER max-registrations-per-client (%d) reached", opts.MaxRegistrationsPerClient))
-	case errors.Is(err, registry.ErrStoreLimit):
-		return protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
-			fmt.Sprintf("REGISTER max-registrations (%d) reached", opts.MaxRegistrations))
+// registrationRefused counts a REGISTER or create that the store refused
+// over a limit, logs it (rate-limited) and returns the limit's flag and
+// value for the answer.
+func (l *NSQLookupd) registrationRefused(err error, client string) (limit string, max int) {
+	i := 1
+	limit, max = "max-registrations", l.opts.MaxRegistrations
+	if errors.Is(err, registry.ErrPeerLimit) {
+		i = 0
+		limit, max = "max-registrations-per-client", l.opts.MaxRegistrationsPerClient
 	}
-	return fmt.Errorf("REGISTER: %w", err)
+	l.metrics.registrationsRefused[i].Add(1)
+	l.warnLimited(limit, "DB: refusing a registration by %s: %s (%d) reached", client, limit, max)
+	return limit, max
 }
