@@ -93,6 +93,9 @@ func New(opts *Options) (*NSQLookupd, error) {
 		if tlsConfig, err = buildTLSConfig(opts); err != nil {
 			return nil, err
 		}
+		if w := tlsMinVersionWarning(opts.TLSMinVersion); w != "" {
+			l.logf(LOG_WARN, "%s", w)
+		}
 	}
 
 	l.tcpListener, err = net.Listen("tcp", opts.TCPAddress)

@@ -14,6 +14,31 @@ const (
 	tlsClientAuthRequireVerify = "require-verify"
 )
 
+// tlsCipherSuites are the TLS 1.2 cipher suites HTTPS offers: ECDHE key
+// exchange, for forward secrecy, with an AEAD cipher. CBC and RSA key
+// exchange suites are left out. The list applies to every version below
+// TLS 1.3, and TLS 1.0 and 1.1 have no AEAD suite, so clients need TLS 1.2
+// at least whatever --tls-min-version says. TLS 1.3 suites are fixed by
+// crypto/tls and all AEAD.
+var tlsCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// tlsMinVersionWarning returns a start-up warning when the minimum TLS
+// version is one no client can negotiate with tlsCipherSuites, or "".
+func tlsMinVersionWarning(minVersion uint16) string {
+	if minVersion == 0 || minVersion >= tls.VersionTLS12 {
+		return ""
+	}
+	return fmt.Sprintf("tls-min-version %s has no effect: HTTPS offers only AEAD cipher suites, "+
+		"which need TLS 1.2, so TLS 1.0 and 1.1 clients cannot connect", TLSVersionName(minVersion))
+}
+
 // buildTLSConfig loads the HTTPS certificate and client-certificate policy.
 // Missing or malformed files are errors naming the file.
 func buildTLSConfig(opts *Options) (*tls.Config, error) {
@@ -24,6 +49,7 @@ func buildTLSConfig(opts *Options) (*tls.Config, error) {
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   opts.TLSMinVersion,
+		CipherSuites: tlsCipherSuites,
 	}
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12

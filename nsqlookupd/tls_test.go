@@ -1,9 +1,11 @@
 package nsqlookupd
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -80,6 +82,13 @@ func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	test.Nil(t, err, "leaf key")
+	return ca.issueForKey(t, name, server, key)
+}
+
+// issueForKey is issue for a leaf key of the caller's choice (an RSA one,
+// say).
+func (ca *testCA) issueForKey(t testing.TB, name string, server bool, key crypto.Signer) (certPEM, keyPEM []byte) {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: tlsSerial(t),
 		Subject:      pkix.Name{CommonName: name},
@@ -92,7 +101,7 @@ func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	test.Nil(t, err, "create leaf certificate")
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	test.Nil(t, err, "marshal leaf key")
@@ -490,4 +499,141 @@ func TestTLSBadFiles(t *testing.T) {
 	l, err := New(opts)
 	test.Nil(t, err, "New with valid TLS files")
 	l.Exit()
+}
+
+// tlsDial makes a TLS connection to l's HTTPS port with cfg and completes
+// the handshake; the connection is closed when the test ends.
+func tlsDial(t testing.TB, l *NSQLookupd, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(dialer, "tcp", l.RealHTTPSAddr().String(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, nil
+}
+
+// TestTLSCipherSuites checks which suites a TLS 1.2 client can negotiate:
+// only ECDHE with AES-GCM or ChaCha20-Poly1305, for ECDSA and RSA
+// certificates; CBC, 3DES and RSA key exchange are refused.
+func TestTLSCipherSuites(t *testing.T) {
+	ca := newTestCA(t, "cipher suite CA")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	test.Nil(t, err, "RSA key")
+	dir := t.TempDir()
+	ecdsaCert, ecdsaKey := ca.issue(t, "ecdsa server", true)
+	rsaCert, rsaKeyPEM := ca.issueForKey(t, "rsa server", true, rsaKey)
+	servers := map[string]*NSQLookupd{}
+	for name, pair := range map[string][2][]byte{"ecdsa": {ecdsaCert, ecdsaKey}, "rsa": {rsaCert, rsaKeyPEM}} {
+		opts, _ := testOptions(t)
+		opts.HTTPSAddress = "127.0.0.1:0"
+		opts.TLSCert = writeTLSFile(t, dir, name+".pem", pair[0])
+		opts.TLSKey = writeTLSFile(t, dir, name+"-key.pem", pair[1])
+		servers[name] = startLookupd(t, opts)
+	}
+
+	tests := []struct {
+		server string   // key type of the server certificate
+		offer  []uint16 // the client's TLS 1.2 suites
+		want   uint16   // the negotiated suite; 0: the handshake fails
+	}{
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_256_GCM_SHA384}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+	}
+	for _, tc := range tests {
+		names := make([]string, len(tc.offer))
+		for i, id := range tc.offer {
+			names[i] = tls.CipherSuiteName(id)
+		}
+		t.Run(tc.server+" "+strings.Join(names, "+"), func(t *testing.T) {
+			conn, err := tlsDial(t, servers[tc.server], &tls.Config{
+				RootCAs:      ca.pool(),
+				MinVersion:   tls.VersionTLS12,
+				MaxVersion:   tls.VersionTLS12,
+				CipherSuites: tc.offer,
+			})
+			if tc.want == 0 {
+				if err == nil {
+					t.Fatalf("handshake succeeded with %s, want it refused",
+						tls.CipherSuiteName(conn.ConnectionState().CipherSuite))
+				}
+				if !strings.Contains(err.Error(), "handshake failure") {
+					t.Fatalf("error %q is not a handshake failure", err)
+				}
+				return
+			}
+			test.Nil(t, err, "handshake")
+			state := conn.ConnectionState()
+			test.Equal(t, uint16(tls.VersionTLS12), state.Version, "negotiated version")
+			test.Equal(t, tls.CipherSuiteName(tc.want), tls.CipherSuiteName(state.CipherSuite), "negotiated suite")
+		})
+	}
+
+	// A TLS 1.3 client negotiates TLS 1.3 with either certificate.
+	for name, l := range servers {
+		conn, err := tlsDial(t, l, &tls.Config{RootCAs: ca.pool()})
+		test.Nil(t, err, name+" TLS 1.3 handshake")
+		test.Equal(t, uint16(tls.VersionTLS13), conn.ConnectionState().Version, name+" negotiated version")
+	}
+}
+
+// TestTLSMinVersionBelowTLS12 checks that tls1.0 and tls1.1 minimums start
+// with a warning that they have no effect, and that an older client is then
+// refused for want of a common suite.
+func TestTLSMinVersionBelowTLS12(t *testing.T) {
+	files := newTLSFiles(t)
+	for _, minVersion := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
+		name := TLSVersionName(minVersion)
+		t.Run(name, func(t *testing.T) {
+			opts, logger := tlsOptions(t, files)
+			opts.TLSMinVersion = minVersion
+			l := startLookupd(t, opts)
+			warned := 0
+			for _, line := range logger.Lines() {
+				if strings.HasPrefix(line, "WARNING: tls-min-version "+name+" has no effect") {
+					warned++
+				}
+			}
+			test.Equal(t, 1, warned, "warnings about the minimum version")
+
+			_, err := tlsDial(t, l, &tls.Config{
+				RootCAs:    files.ca.pool(),
+				MinVersion: tls.VersionTLS10,
+				MaxVersion: minVersion,
+			})
+			if err == nil || !strings.Contains(err.Error(), "handshake failure") {
+				t.Fatalf("%s client: error %v, want a handshake failure", name, err)
+			}
+			conn, err := tlsDial(t, l, &tls.Config{RootCAs: files.ca.pool(), MaxVersion: tls.VersionTLS12})
+			test.Nil(t, err, "TLS 1.2 handshake")
+			test.Equal(t, uint16(tls.VersionTLS12), conn.ConnectionState().Version, "negotiated version")
+		})
+	}
+
+	// The default minimum warns about nothing.
+	opts, logger := tlsOptions(t, files)
+	startLookupd(t, opts)
+	for _, line := range logger.Lines() {
+		if strings.Contains(line, "tls-min-version") {
+			t.Errorf("log line %q with the default minimum version", line)
+		}
+	}
 }
