@@ -43,6 +43,7 @@ type NSQLookupd struct {
 	tcpServer     *tcpServer
 	httpServer    *http.Server
 	httpsServer   *http.Server
+	httpsTLS      *tlsReloader // nil unless HTTPSAddress is set
 
 	// startMu orders Main's goroutine starts before Exit's wait for them
 	// (a WaitGroup must not be added to from zero while waited on); once
@@ -99,10 +100,12 @@ func New(opts *Options) (*NSQLookupd, error) {
 			l.flushLog()
 		}
 	}()
-	var tlsConfig *tls.Config
 	if opts.HTTPSAddress != "" {
-		if tlsConfig, err = buildTLSConfig(opts); err != nil {
+		if l.httpsTLS, err = newTLSReloader(opts); err != nil {
 			return nil, err
+		}
+		if w := tlsMinVersionWarning(opts.TLSMinVersion); w != "" {
+			l.logf(LOG_WARN, "%s", w)
 		}
 	}
 
@@ -146,7 +149,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 	}
 	if l.httpsListener != nil {
 		l.httpsServer = newHTTPServer(l, handler)
-		l.httpsServer.TLSConfig = tlsConfig
+		l.httpsServer.TLSConfig = l.httpsTLS.serverConfig()
 	}
 	ok = true
 	return l, nil
@@ -202,6 +205,26 @@ func (l *NSQLookupd) apiPort() int {
 		return a.Port
 	}
 	return l.RealHTTPSAddr().Port
+}
+
+// ReloadTLS reads the HTTPS certificate, key and root CA files again and
+// uses them for new handshakes; established connections are not touched.
+// If any file is unusable it logs an ERROR naming it, keeps the previous
+// ones in use and returns the error. Without HTTPS it only logs that there
+// is nothing to reload.
+func (l *NSQLookupd) ReloadTLS() error {
+	if l.httpsTLS == nil {
+		l.logf(LOG_INFO, "TLS: HTTPS is not configured, nothing to reload")
+		return nil
+	}
+	leaf, err := l.httpsTLS.reload()
+	if err != nil {
+		l.logf(LOG_ERROR, "TLS: reload failed, still using the previous certificate and CAs: %s", err)
+		return err
+	}
+	l.logf(LOG_INFO, "TLS: reloaded %s; serving %q (serial %s, expires %s)",
+		l.httpsTLS.files(), leaf.Subject.CommonName, leaf.SerialNumber, leaf.NotAfter.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // CheckLocks takes and releases every lock of the registration store in

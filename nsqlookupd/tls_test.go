@@ -1,9 +1,11 @@
 package nsqlookupd
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -80,6 +82,13 @@ func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	test.Nil(t, err, "leaf key")
+	return ca.issueForKey(t, name, server, key)
+}
+
+// issueForKey is issue for a leaf key of the caller's choice (an RSA one,
+// say).
+func (ca *testCA) issueForKey(t testing.TB, name string, server bool, key crypto.Signer) (certPEM, keyPEM []byte) {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: tlsSerial(t),
 		Subject:      pkix.Name{CommonName: name},
@@ -92,7 +101,7 @@ func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	test.Nil(t, err, "create leaf certificate")
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	test.Nil(t, err, "marshal leaf key")
@@ -490,4 +499,345 @@ func TestTLSBadFiles(t *testing.T) {
 	l, err := New(opts)
 	test.Nil(t, err, "New with valid TLS files")
 	l.Exit()
+}
+
+// tlsDial makes a TLS connection to l's HTTPS port with cfg and completes
+// the handshake; the connection is closed when the test ends.
+func tlsDial(t testing.TB, l *NSQLookupd, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(dialer, "tcp", l.RealHTTPSAddr().String(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, nil
+}
+
+// TestTLSCipherSuites checks which suites a TLS 1.2 client can negotiate:
+// only ECDHE with AES-GCM or ChaCha20-Poly1305, for ECDSA and RSA
+// certificates; CBC, 3DES and RSA key exchange are refused.
+func TestTLSCipherSuites(t *testing.T) {
+	ca := newTestCA(t, "cipher suite CA")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	test.Nil(t, err, "RSA key")
+	dir := t.TempDir()
+	ecdsaCert, ecdsaKey := ca.issue(t, "ecdsa server", true)
+	rsaCert, rsaKeyPEM := ca.issueForKey(t, "rsa server", true, rsaKey)
+	servers := map[string]*NSQLookupd{}
+	for name, pair := range map[string][2][]byte{"ecdsa": {ecdsaCert, ecdsaKey}, "rsa": {rsaCert, rsaKeyPEM}} {
+		opts, _ := testOptions(t)
+		opts.HTTPSAddress = "127.0.0.1:0"
+		opts.TLSCert = writeTLSFile(t, dir, name+".pem", pair[0])
+		opts.TLSKey = writeTLSFile(t, dir, name+"-key.pem", pair[1])
+		servers[name] = startLookupd(t, opts)
+	}
+
+	tests := []struct {
+		server string   // key type of the server certificate
+		offer  []uint16 // the client's TLS 1.2 suites
+		want   uint16   // the negotiated suite; 0: the handshake fails
+	}{
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}, 0},
+		{"ecdsa", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_256_GCM_SHA384}, 0},
+		{"rsa", []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}, 0},
+		{"rsa", []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+	}
+	for _, tc := range tests {
+		names := make([]string, len(tc.offer))
+		for i, id := range tc.offer {
+			names[i] = tls.CipherSuiteName(id)
+		}
+		t.Run(tc.server+" "+strings.Join(names, "+"), func(t *testing.T) {
+			conn, err := tlsDial(t, servers[tc.server], &tls.Config{
+				RootCAs:      ca.pool(),
+				MinVersion:   tls.VersionTLS12,
+				MaxVersion:   tls.VersionTLS12,
+				CipherSuites: tc.offer,
+			})
+			if tc.want == 0 {
+				if err == nil {
+					t.Fatalf("handshake succeeded with %s, want it refused",
+						tls.CipherSuiteName(conn.ConnectionState().CipherSuite))
+				}
+				if !strings.Contains(err.Error(), "handshake failure") {
+					t.Fatalf("error %q is not a handshake failure", err)
+				}
+				return
+			}
+			test.Nil(t, err, "handshake")
+			state := conn.ConnectionState()
+			test.Equal(t, uint16(tls.VersionTLS12), state.Version, "negotiated version")
+			test.Equal(t, tls.CipherSuiteName(tc.want), tls.CipherSuiteName(state.CipherSuite), "negotiated suite")
+		})
+	}
+
+	// A TLS 1.3 client negotiates TLS 1.3 with either certificate.
+	for name, l := range servers {
+		conn, err := tlsDial(t, l, &tls.Config{RootCAs: ca.pool()})
+		test.Nil(t, err, name+" TLS 1.3 handshake")
+		test.Equal(t, uint16(tls.VersionTLS13), conn.ConnectionState().Version, name+" negotiated version")
+	}
+}
+
+// TestTLSMinVersionBelowTLS12 checks that tls1.0 and tls1.1 minimums start
+// with a warning that they have no effect, and that an older client is then
+// refused for want of a common suite.
+func TestTLSMinVersionBelowTLS12(t *testing.T) {
+	files := newTLSFiles(t)
+	for _, minVersion := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
+		name := TLSVersionName(minVersion)
+		t.Run(name, func(t *testing.T) {
+			opts, logger := tlsOptions(t, files)
+			opts.TLSMinVersion = minVersion
+			l := startLookupd(t, opts)
+			warned := 0
+			for _, line := range logger.Lines() {
+				if strings.HasPrefix(line, "WARNING: tls-min-version "+name+" has no effect") {
+					warned++
+				}
+			}
+			test.Equal(t, 1, warned, "warnings about the minimum version")
+
+			_, err := tlsDial(t, l, &tls.Config{
+				RootCAs:    files.ca.pool(),
+				MinVersion: tls.VersionTLS10,
+				MaxVersion: minVersion,
+			})
+			if err == nil || !strings.Contains(err.Error(), "handshake failure") {
+				t.Fatalf("%s client: error %v, want a handshake failure", name, err)
+			}
+			conn, err := tlsDial(t, l, &tls.Config{RootCAs: files.ca.pool(), MaxVersion: tls.VersionTLS12})
+			test.Nil(t, err, "TLS 1.2 handshake")
+			test.Equal(t, uint16(tls.VersionTLS12), conn.ConnectionState().Version, "negotiated version")
+		})
+	}
+
+	// The default minimum warns about nothing.
+	opts, logger := tlsOptions(t, files)
+	startLookupd(t, opts)
+	for _, line := range logger.Lines() {
+		if strings.Contains(line, "tls-min-version") {
+			t.Errorf("log line %q with the default minimum version", line)
+		}
+	}
+}
+
+// servedLeaf returns the certificate the daemon presents to a new
+// connection from a client trusting ca.
+func servedLeaf(t testing.TB, l *NSQLookupd, ca *testCA) *x509.Certificate {
+	t.Helper()
+	conn, err := tlsDial(t, l, &tls.Config{RootCAs: ca.pool()})
+	test.Nil(t, err, "handshake")
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
+}
+
+// logLinesWith returns the logged lines that start with prefix and contain
+// every one of parts.
+func logLinesWith(logger *test.Logger, prefix string, parts ...string) []string {
+	var found []string
+	for _, line := range logger.Lines() {
+		all := strings.HasPrefix(line, prefix)
+		for _, part := range parts {
+			all = all && strings.Contains(line, part)
+		}
+		if all {
+			found = append(found, line)
+		}
+	}
+	return found
+}
+
+// TestTLSReload checks ReloadTLS in process: a renewed certificate is
+// served to new connections; each unusable file is refused with one ERROR
+// line naming it while the previous certificate stays in use.
+func TestTLSReload(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, logger := tlsOptions(t, files)
+	opts.TLSClientAuthPolicy = tlsClientAuthRequire
+	opts.TLSRootCAFile = files.caFile
+	l := startLookupd(t, opts)
+	// The client certificate is needed by the policy, not verified by it.
+	clientCert := files.ca.clientCert(t, "client")
+	client := &tls.Config{RootCAs: files.ca.pool(), Certificates: []tls.Certificate{clientCert}}
+	served := func() string {
+		t.Helper()
+		conn, err := tlsDial(t, l, client)
+		test.Nil(t, err, "handshake")
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	test.Equal(t, "nsqlookupd test server", served(), "certificate before reload")
+
+	renewedCert, renewedKey := files.ca.issue(t, "renewed server", true)
+	writeTLSFile(t, filepath.Dir(files.certFile), filepath.Base(files.certFile), renewedCert)
+	writeTLSFile(t, filepath.Dir(files.keyFile), filepath.Base(files.keyFile), renewedKey)
+	test.Nil(t, l.ReloadTLS(), "ReloadTLS")
+	test.Equal(t, "renewed server", served(), "certificate after reload")
+	if got := logLinesWith(logger, "INFO: TLS: reloaded", files.certFile, files.keyFile, files.caFile, `"renewed server"`); len(got) != 1 {
+		t.Fatalf("want one INFO line naming the files and the new certificate, got %q", got)
+	}
+
+	dir := t.TempDir()
+	garbage := writeTLSFile(t, dir, "garbage.pem", []byte("this is not PEM\n"))
+	_, otherKeyPEM := files.ca.issue(t, "other server", true)
+	otherKey := writeTLSFile(t, dir, "other-key.pem", otherKeyPEM)
+	missing := filepath.Join(dir, "missing.pem")
+	tests := []struct {
+		name string
+		file *string // the option naming the broken file
+		path string  // what it is set to
+		want string  // part of the error besides the path
+	}{
+		{"missing certificate", &l.httpsTLS.certFile, missing, "no such file"},
+		{"missing key", &l.httpsTLS.keyFile, missing, "no such file"},
+		{"key is a directory", &l.httpsTLS.keyFile, dir, "is a directory"},
+		{"garbage certificate", &l.httpsTLS.certFile, garbage, "PEM"},
+		{"garbage key", &l.httpsTLS.keyFile, garbage, "PEM"},
+		{"mismatched key", &l.httpsTLS.keyFile, otherKey, "does not match"},
+		{"missing root CA file", &l.httpsTLS.caFile, missing, "no such file"},
+		{"root CA file without a certificate", &l.httpsTLS.caFile, garbage, "no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Pointing the reloader at the broken file stands for
+			// replacing the file in place.
+			good := *tc.file
+			*tc.file = tc.path
+			defer func() { *tc.file = good }()
+			errorsBefore := len(logLinesWith(logger, "ERROR: "))
+
+			err := l.ReloadTLS()
+			if err == nil || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ReloadTLS error %v, want one naming %s and %q", err, tc.path, tc.want)
+			}
+			errorLines := logLinesWith(logger, "ERROR: ")[errorsBefore:]
+			if len(errorLines) != 1 || !strings.Contains(errorLines[0], err.Error()) ||
+				!strings.Contains(errorLines[0], "previous certificate") {
+				t.Fatalf("want one ERROR line with %q, got %q", err, errorLines)
+			}
+			test.Equal(t, "renewed server", served(), "certificate after a failed reload")
+		})
+	}
+
+	// Good files again: reloading works after failures.
+	test.Nil(t, l.ReloadTLS(), "ReloadTLS with the good files")
+	test.Equal(t, "renewed server", served(), "certificate after the last reload")
+}
+
+// TestTLSReloadClientCA checks that a reloaded root CA file decides which
+// client certificates require-verify accepts, for new and resumed sessions.
+func TestTLSReloadClientCA(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	opts.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+	opts.TLSRootCAFile = files.caFile
+	l := startLookupd(t, opts)
+	newCA := newTestCA(t, "new client CA")
+
+	// ping sends GET /ping on a new connection and reports whether the
+	// session was resumed, or why the daemon did not answer.
+	ping := func(cfg *tls.Config) (resumed bool, err error) {
+		t.Helper()
+		client := httpsClient(t, cfg)
+		defer client.CloseIdleConnections()
+		resp, _, err := httpsGet(client, l, "/ping")
+		if err != nil {
+			return false, err
+		}
+		test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+		return resp.TLS.DidResume, nil
+	}
+	clientOf := func(ca *testCA, name string) *tls.Config {
+		cert := ca.clientCert(t, name)
+		return &tls.Config{
+			RootCAs:            files.ca.pool(),
+			ClientSessionCache: tls.NewLRUClientSessionCache(4),
+			// Offer it whatever CAs the server names, so that the server
+			// itself judges it.
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				return &cert, nil
+			},
+		}
+	}
+	oldClient, newClient := clientOf(files.ca, "old client"), clientOf(newCA, "new client")
+
+	_, err := ping(oldClient)
+	test.Nil(t, err, "client of the old CA before the reload")
+	resumed, err := ping(oldClient)
+	test.Nil(t, err, "client of the old CA resuming before the reload")
+	if !resumed {
+		t.Fatalf("second connection was not resumed: the resumption check below would prove nothing")
+	}
+	if _, err := ping(newClient); err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
+		t.Fatalf("client of the new CA before the reload: error %v, want unknown certificate authority", err)
+	}
+
+	writeTLSFile(t, filepath.Dir(files.caFile), filepath.Base(files.caFile), newCA.certPEM)
+	test.Nil(t, l.ReloadTLS(), "ReloadTLS")
+
+	_, err = ping(newClient)
+	test.Nil(t, err, "client of the new CA after the reload")
+	if _, err := ping(oldClient); err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
+		t.Fatalf("client of the old CA with a session ticket after the reload: error %v, want unknown certificate authority", err)
+	}
+}
+
+// TestTLSReloadConcurrentHandshakes reloads while clients connect, for the
+// race detector: every handshake sees one complete certificate.
+func TestTLSReloadConcurrentHandshakes(t *testing.T) {
+	files := newTLSFiles(t)
+	opts, _ := tlsOptions(t, files)
+	l := startLookupd(t, opts)
+	const reloads, handshakes = 20, 20
+	done := make(chan error, handshakes)
+	for i := 0; i < handshakes; i++ {
+		go func() {
+			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
+				l.RealHTTPSAddr().String(), &tls.Config{RootCAs: files.ca.pool()})
+			if err == nil {
+				conn.Close()
+			}
+			done <- err
+		}()
+	}
+	for i := 0; i < reloads; i++ {
+		test.Nil(t, l.ReloadTLS(), "ReloadTLS")
+	}
+	for i := 0; i < handshakes; i++ {
+		select {
+		case err := <-done:
+			test.Nil(t, err, "handshake during reloads")
+		case <-time.After(10 * time.Second):
+			t.Fatalf("handshake %d did not finish", i)
+		}
+	}
+}
+
+// TestTLSReloadWithoutHTTPS checks that ReloadTLS without HTTPS changes
+// nothing and says so.
+func TestTLSReloadWithoutHTTPS(t *testing.T) {
+	opts, logger := testOptions(t)
+	l := startLookupd(t, opts)
+	test.Nil(t, l.ReloadTLS(), "ReloadTLS")
+	if got := logLinesWith(logger, "INFO: TLS: HTTPS is not configured, nothing to reload"); len(got) != 1 {
+		t.Fatalf("want one INFO line saying there is nothing to reload, got %q", got)
+	}
+	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/create?topic=still_serving"), "daemon after ReloadTLS")
 }

@@ -32,6 +32,13 @@ type program struct {
 	// arriving while the daemon starts still stops it cleanly.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// hup receives SIGHUP from Init on, so that it never kills the
+	// daemon. Closing stopReload ends the goroutine handling it, which then
+	// closes reloadDone.
+	hup        chan os.Signal
+	stopReload chan struct{}
+	reloadDone chan struct{}
 }
 
 func main() {
@@ -41,10 +48,12 @@ func main() {
 	}
 }
 
-// Init catches stop signals early and, under a Windows service manager,
-// moves to the binary's directory.
+// Init catches stop signals and SIGHUP early and, under a Windows service
+// manager, moves to the binary's directory.
 func (p *program) Init(env svc.Environment) error {
 	p.ctx, p.cancel = signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	p.hup = make(chan os.Signal, 1)
+	signal.Notify(p.hup, syscall.SIGHUP)
 	if env.IsWindowsService() {
 		return os.Chdir(filepath.Dir(os.Args[0]))
 	}
@@ -96,6 +105,8 @@ func (p *program) Start() error {
 		logFatal("failed to instantiate nsqlookupd - %s", err)
 	}
 	p.nsqlookupd = lookupd
+	p.stopReload, p.reloadDone = make(chan struct{}), make(chan struct{})
+	go p.reloadOnSIGHUP()
 
 	go func() {
 		if err := p.nsqlookupd.Main(); err != nil {
@@ -113,10 +124,30 @@ func (p *program) Start() error {
 func (p *program) Stop() error {
 	p.once.Do(func() {
 		sdNotify(daemon.SdNotifyStopping)
+		// Ignored rather than reset: a SIGHUP while shutting down must not
+		// kill the daemon before it has drained.
+		signal.Ignore(syscall.SIGHUP)
+		close(p.stopReload)
+		<-p.reloadDone
 		p.nsqlookupd.Exit()
 		p.cancel()
 	})
 	return nil
+}
+
+// reloadOnSIGHUP reloads the HTTPS certificate, key and CA files on each
+// SIGHUP until the daemon stops. ReloadTLS logs the outcome; a failed
+// reload keeps the previous files in use, so it is not fatal.
+func (p *program) reloadOnSIGHUP() {
+	defer close(p.reloadDone)
+	for {
+		select {
+		case <-p.hup:
+			p.nsqlookupd.ReloadTLS()
+		case <-p.stopReload:
+			return
+		}
+	}
 }
 
 func logFatal(f string, args ...interface{}) {
