@@ -226,7 +226,7 @@ func (a *Authorizer) askOne(ctx context.Context, server *url.URL, q *Query) (*An
 	if resp.StatusCode >= 500 {
 		// Drain a little so the connection can be reused.
 		io.CopyN(io.Discard, resp.Body, 4096)
-		return nil, a.noAnswer(name, "answered "+resp.Status, q)
+		return nil, a.noAnswer(name, "answered "+strconv.Itoa(resp.StatusCode), q)
 	}
 	if resp.StatusCode != http.StatusOK {
 		io.CopyN(io.Discard, resp.Body, 4096)
