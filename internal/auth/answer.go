@@ -63,17 +63,30 @@ type authorization struct {
 
 // pattern is a compiled topic or channel regexp, with a faster equivalent
 // for matching. Only whether a pattern matches somewhere in a name counts
-// (unanchored MatchString), so a leading ".*" adds nothing and is dropped
-// for the search, and a plain literal matches with strings.Contains.
+// (unanchored MatchString), which lets the common shapes skip the regexp
+// engine: "orders" is strings.Contains, "^orders" HasPrefix, "_eu$"
+// HasSuffix, "^orders$" equality. Other patterns lose a leading ".*", which
+// cannot change whether a name matches somewhere.
 type pattern struct {
 	// re is the pattern as the auth server sent it.
 	re *regexp.Regexp
-	// search matches exactly the names re matches; it is re itself when
-	// nothing could be dropped.
-	search    *regexp.Regexp
-	literal   string
-	isLiteral bool
+	// kind says how match works; search serves matchRegexp, literal the
+	// others.
+	kind    matchKind
+	search  *regexp.Regexp
+	literal string
 }
+
+// matchKind is how a pattern is matched.
+type matchKind uint8
+
+const (
+	matchRegexp   matchKind = iota // search.MatchString
+	matchContains                  // strings.Contains(name, literal)
+	matchPrefix                    // strings.HasPrefix(name, literal)
+	matchSuffix                    // strings.HasSuffix(name, literal)
+	matchEqual                     // name == literal
+)
 
 // answerJSON is the wire form of an answer.
 type answerJSON struct {
@@ -170,11 +183,11 @@ func compilePattern(expr string) (pattern, error) {
 		return pattern{}, err
 	}
 	p := pattern{re: re, search: re}
-	trimmed := trimLeadingDotStar(expr)
-	if p.literal, p.isLiteral = literalOf(trimmed); p.isLiteral {
+	if p.kind, p.literal = shapeOf(expr); p.kind != matchRegexp {
+		p.search = nil
 		return p, nil
 	}
-	if trimmed != expr {
+	if trimmed := trimLeadingDotStar(expr); trimmed != expr {
 		if search, err := regexp.Compile(trimmed); err == nil {
 			p.search = search
 		}
@@ -197,34 +210,83 @@ func trimLeadingDotStar(expr string) string {
 	return expr
 }
 
-// literalOf reports whether expr matches exactly the strings containing one
-// literal, and which. Only a case-sensitive literal qualifies (an empty
-// pattern is the empty literal, found in every string). A literal holding
-// U+FFFD does not: the regexp would also match invalid UTF-8 there.
-func literalOf(expr string) (string, bool) {
+// shapeOf reports whether expr, matched anywhere in a name, is a plain
+// string test, and with which literal. It looks at the parsed pattern:
+// optional elements (x*, x?) at either end are dropped, since they can
+// match the empty string and so never decide whether a match exists; then
+// "^" (\A) and "$" (\z, or $ outside multi-line mode) at the ends, around
+// one case-sensitive literal or nothing, make the shape. A literal holding
+// U+FFFD is left to the regexp, which also matches invalid UTF-8 there.
+func shapeOf(expr string) (matchKind, string) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return "", false
+		return matchRegexp, ""
 	}
 	re = re.Simplify()
-	switch {
-	case re.Op == syntax.OpEmptyMatch:
-		return "", true
-	case re.Op == syntax.OpLiteral && re.Flags&syntax.FoldCase == 0:
-		lit := string(re.Rune)
-		if strings.ContainsRune(lit, utf8.RuneError) {
-			return "", false
-		}
-		return lit, true
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
 	}
-	return "", false
+	for len(parts) > 0 && canBeEmpty(parts[0]) {
+		parts = parts[1:]
+	}
+	for len(parts) > 0 && canBeEmpty(parts[len(parts)-1]) {
+		parts = parts[:len(parts)-1]
+	}
+	begin := len(parts) > 0 && parts[0].Op == syntax.OpBeginText
+	if begin {
+		parts = parts[1:]
+	}
+	end := len(parts) > 0 && parts[len(parts)-1].Op == syntax.OpEndText
+	if end {
+		parts = parts[:len(parts)-1]
+	}
+	var literal string
+	switch {
+	case len(parts) == 0:
+	case len(parts) == 1 && parts[0].Op == syntax.OpEmptyMatch:
+	case len(parts) == 1 && parts[0].Op == syntax.OpLiteral && parts[0].Flags&syntax.FoldCase == 0:
+		literal = string(parts[0].Rune)
+		if strings.ContainsRune(literal, utf8.RuneError) {
+			return matchRegexp, ""
+		}
+	default:
+		return matchRegexp, ""
+	}
+	switch {
+	case begin && end:
+		return matchEqual, literal
+	case begin:
+		return matchPrefix, literal
+	case end:
+		return matchSuffix, literal
+	}
+	return matchContains, literal
+}
+
+// canBeEmpty reports whether re is a repetition that may match nothing.
+func canBeEmpty(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpQuest:
+		return true
+	case syntax.OpRepeat:
+		return re.Min == 0
+	}
+	return false
 }
 
 // match reports whether s contains a match of the pattern (unanchored, as
 // regexp.MatchString).
 func (p *pattern) match(s string) bool {
-	if p.isLiteral {
+	switch p.kind {
+	case matchContains:
 		return strings.Contains(s, p.literal)
+	case matchPrefix:
+		return strings.HasPrefix(s, p.literal)
+	case matchSuffix:
+		return strings.HasSuffix(s, p.literal)
+	case matchEqual:
+		return s == p.literal
 	}
 	return p.search.MatchString(s)
 }
@@ -332,7 +394,7 @@ func (a *Answer) check(samples ...string) error {
 }
 
 func (p *pattern) check(samples []string) error {
-	if p.re == nil || (p.search == nil && !p.isLiteral) {
+	if p.re == nil || (p.kind == matchRegexp) != (p.search != nil) {
 		return fmt.Errorf("%w: pattern not compiled", errBrokenAnswer)
 	}
 	for _, s := range samples {

@@ -158,25 +158,45 @@ func TestFasterForms(t *testing.T) {
 	}
 }
 
-func TestLiteralShortcut(t *testing.T) {
+func TestShapes(t *testing.T) {
+	samples := []string{"", "orders", "orders_eu", "old_orders", "x\norders", "orders\n", "ORDERS", "a.b", "axb", "\ufffd", "\xff"}
 	for _, tc := range []struct {
 		expr    string
+		kind    matchKind
 		literal string
-		ok      bool
 	}{
-		{"orders", "orders", true},
-		{"", "", true},
-		{`a\.b`, "a.b", true},
-		{"a.b", "", false},
-		{"^orders", "", false},
-		{"orders$", "", false},
-		{"(?i)orders", "", false},
-		{"(?i)123", "", false},
-		{"ord|ers", "", false},
-		{"\ufffd", "", false},
+		{"orders", matchContains, "orders"},
+		{"", matchContains, ""},
+		{".*", matchContains, ""},
+		{`a\.b`, matchContains, "a.b"},
+		{".*orders.*", matchContains, "orders"},
+		{"x*orders(ab)?", matchContains, "orders"},
+		{"^orders", matchPrefix, "orders"},
+		{`\Aorders`, matchPrefix, "orders"},
+		{".*^orders", matchPrefix, "orders"},
+		{"^orders.*", matchPrefix, "orders"},
+		{"orders$", matchSuffix, "orders"},
+		{`orders\z`, matchSuffix, "orders"},
+		{"orders$.*", matchSuffix, "orders"},
+		{"^orders$", matchEqual, "orders"},
+		{"^$", matchEqual, ""},
+		{"^.*orders", matchRegexp, ""},
+		{"orders.*$", matchRegexp, ""},
+		{"(?m)^orders", matchRegexp, ""},
+		{"(?m)orders$", matchRegexp, ""},
+		{"^^orders", matchRegexp, ""},
+		{"a.b", matchRegexp, ""},
+		{"(?i)orders", matchRegexp, ""},
+		{"(?i)123", matchRegexp, ""},
+		{"ord|ers", matchRegexp, ""},
+		{"a+orders", matchRegexp, ""},
+		{"\ufffd", matchRegexp, ""},
 	} {
-		literal, ok := literalOf(tc.expr)
-		test.Equal(t, tc.ok, ok, tc.expr)
+		kind, literal := shapeOf(tc.expr)
+		test.Equal(t, tc.kind, kind, tc.expr)
 		test.Equal(t, tc.literal, literal, tc.expr)
+		p, err := compilePattern(tc.expr)
+		test.Nil(t, err, tc.expr)
+		test.Nil(t, p.check(samples), tc.expr)
 	}
 }
