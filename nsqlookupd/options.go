@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/auth"
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 )
 
@@ -105,6 +106,19 @@ type Options struct {
 	// get 403. Empty means everyone.
 	HTTPAdminAllow []string `flag:"http-admin-allow"`
 
+	// AuthHTTPAddresses are the NSQ auth servers readers are checked with
+	// ("host:port" for http://host:port/auth, or a whole URL). When set, a
+	// client that is not an operator must send a Bearer secret to /lookup,
+	// /topics and /channels, and sees only what the auth server allows.
+	AuthHTTPAddresses []string `flag:"auth-http-address"`
+	// AuthHTTPRequestMethod is "get" (fields in the query string) or
+	// "post" (a form body).
+	AuthHTTPRequestMethod string `flag:"auth-http-request-method"`
+	// HTTPClientConnectTimeout bounds connecting to an auth server.
+	HTTPClientConnectTimeout time.Duration `flag:"http-client-connect-timeout"`
+	// HTTPClientRequestTimeout bounds one request to an auth server.
+	HTTPClientRequestTimeout time.Duration `flag:"http-client-request-timeout"`
+
 	// Metrics serves Prometheus metrics at GET /metrics.
 	Metrics bool `flag:"metrics"`
 
@@ -133,20 +147,23 @@ const nsqdPingInterval = 15 * time.Second
 // tombstones.
 func NewOptions() *Options {
 	return &Options{
-		LogPrefix:               "[nsqlookupd] ",
-		LogLevel:                lg.INFO,
-		TCPAddress:              "0.0.0.0:4160",
-		HTTPAddress:             "0.0.0.0:4161",
-		BroadcastAddress:        osHostname(),
-		InactiveProducerTimeout: 300 * time.Second,
-		TombstoneLifetime:       45 * time.Second,
-		MaxBodySize:             DefaultMaxBodySize,
-		MaxCommandSize:          DefaultMaxCommandSize,
-		ClientTimeout:           DefaultClientTimeout,
-		MagicTimeout:            DefaultMagicTimeout,
-		MaxClients:              0,
-		ShutdownTimeout:         5 * time.Second,
-		TLSMinVersion:           tls.VersionTLS12,
+		LogPrefix:                "[nsqlookupd] ",
+		LogLevel:                 lg.INFO,
+		TCPAddress:               "0.0.0.0:4160",
+		HTTPAddress:              "0.0.0.0:4161",
+		BroadcastAddress:         osHostname(),
+		InactiveProducerTimeout:  300 * time.Second,
+		TombstoneLifetime:        45 * time.Second,
+		MaxBodySize:              DefaultMaxBodySize,
+		MaxCommandSize:           DefaultMaxCommandSize,
+		ClientTimeout:            DefaultClientTimeout,
+		MagicTimeout:             DefaultMagicTimeout,
+		MaxClients:               0,
+		ShutdownTimeout:          5 * time.Second,
+		TLSMinVersion:            tls.VersionTLS12,
+		AuthHTTPRequestMethod:    auth.DefaultRequestMethod,
+		HTTPClientConnectTimeout: auth.DefaultConnectTimeout,
+		HTTPClientRequestTimeout: auth.DefaultRequestTimeout,
 	}
 }
 
@@ -247,6 +264,20 @@ func (o *Options) compile() (settings, error) {
 	}
 	if o.MaxRegistrations < 0 {
 		errs = append(errs, fmt.Errorf("max-registrations must not be negative, got %d", o.MaxRegistrations))
+	}
+	for _, addr := range o.AuthHTTPAddresses {
+		if _, err := auth.ParseAddress(addr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := auth.ParseRequestMethod(o.AuthHTTPRequestMethod); err != nil {
+		errs = append(errs, err)
+	}
+	if o.HTTPClientConnectTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("http-client-connect-timeout must be positive, got %s", o.HTTPClientConnectTimeout))
+	}
+	if o.HTTPClientRequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("http-client-request-timeout must be positive, got %s", o.HTTPClientRequestTimeout))
 	}
 	if o.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-timeout must not be negative, got %s", o.ShutdownTimeout))

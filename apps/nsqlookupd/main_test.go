@@ -466,6 +466,10 @@ func TestEveryFlagAccepted(t *testing.T) {
 		"tls-client-auth-policy":       "require-verify",
 		"tls-min-version":              "tls1.3",
 		"http-admin-allow":             "127.0.0.1",
+		"auth-http-address":            "127.0.0.1:4181",
+		"auth-http-request-method":     "post",
+		"http-client-connect-timeout":  "1s",
+		"http-client-request-timeout":  "3s",
 		"metrics":                      "true",
 	}
 	// Flags whose use ends the process are covered by their own tests.

@@ -62,6 +62,11 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 	flagSet.Var(&tlsMinVersion, "tls-min-version", "minimum TLS version for HTTPS: "+strings.Join(nsqlookupd.TLSVersionNames(), ", "))
 
 	adminAllow := stringArrayFlag(append([]string(nil), opts.HTTPAdminAllow...))
+	authAddresses := stringArrayFlag(append([]string(nil), opts.AuthHTTPAddresses...))
+	flagSet.Var(&authAddresses, "auth-http-address", "<addr>:<port> or a full URL of an NSQ auth server that readers' Bearer secrets are checked with (repeatable; off when unset)")
+	flagSet.String("auth-http-request-method", opts.AuthHTTPRequestMethod, "HTTP method of auth server requests: get or post")
+	flagSet.Duration("http-client-connect-timeout", opts.HTTPClientConnectTimeout, "timeout for connecting to an auth server")
+	flagSet.Duration("http-client-request-timeout", opts.HTTPClientRequestTimeout, "timeout for one auth server request")
 	flagSet.Var(&adminAllow, "http-admin-allow", "client CIDR or address allowed to call the mutating /topic/* and /channel/* endpoints (repeatable; everyone when unset)")
 	flagSet.Bool("metrics", opts.Metrics, "serve Prometheus metrics at GET /metrics")
 
