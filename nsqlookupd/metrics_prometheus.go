@@ -131,9 +131,9 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTCPAccepted, l.metrics.tcpAccepted.Load())
 	counter(descTCPRefused, l.metrics.tcpRefused.Load())
 	counter(descTCPClosed, l.metrics.tcpClosed.Load())
-	for i, name := range v1Commands {
-		counter(descCommands, l.metrics.commands[i][0].Load(), name, "ok")
-		counter(descCommands, l.metrics.commands[i][1].Load(), name, "error")
+	for i := range l.metrics.commands {
+		counter(descCommands, l.metrics.commands[i][0].Load(), v1CommandLabel(i), "ok")
+		counter(descCommands, l.metrics.commands[i][1].Load(), v1CommandLabel(i), "error")
 	}
 	for code, n := range l.metrics.errorCodeCounts() {
 		counter(descProtocolErrors, n, code)
