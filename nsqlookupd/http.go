@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,118 +274,12 @@ func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
 	lookupScratchPool.Put(sc)
 }
 
-// appendLookupJSON encodes a /lookup answer, byte for byte what
-// encoding/json makes of {"channels":[...],"producers":[PeerInfo...]},
-// without reflection.
-func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) http_api.JSON {
-	dst = append(dst, `{"channels":`...)
-	dst = http_api.AppendJSONStrings(dst, channels)
-	dst = append(dst, `,"producers":[`...)
-	for i := range producers {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendPeerFieldsJSON(append(dst, '{'), &producers[i])
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
-// appendPeerFieldsJSON appends the members of a peer object, in PeerInfo's
-// field order, without the enclosing braces.
-func appendPeerFieldsJSON(dst []byte, p *PeerInfo) []byte {
-	dst = append(dst, `"remote_address":`...)
-	dst = http_api.AppendJSONString(dst, p.RemoteAddress)
-	dst = append(dst, `,"hostname":`...)
-	dst = http_api.AppendJSONString(dst, p.Hostname)
-	dst = append(dst, `,"broadcast_address":`...)
-	dst = http_api.AppendJSONString(dst, p.BroadcastAddress)
-	dst = append(dst, `,"tcp_port":`...)
-	dst = strconv.AppendInt(dst, int64(p.TCPPort), 10)
-	dst = append(dst, `,"http_port":`...)
-	dst = strconv.AppendInt(dst, int64(p.HTTPPort), 10)
-	dst = append(dst, `,"version":`...)
-	dst = http_api.AppendJSONString(dst, p.Version)
-	dst = append(dst, `,"topology_zone":`...)
-	dst = http_api.AppendJSONString(dst, p.TopologyZone)
-	dst = append(dst, `,"topology_region":`...)
-	return http_api.AppendJSONString(dst, p.TopologyRegion)
-}
-
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return appendNodesJSON(nil, s.nsqlookupd.DB.Nodes()), nil
-}
-
-// appendNodesJSON encodes a /nodes answer, byte for byte what encoding/json
-// makes of {"producers":[...]} with each node a PeerInfo plus "tombstones"
-// and "topics", without reflection.
-func appendNodesJSON(dst []byte, nodes []NodeInfo) http_api.JSON {
-	size := 32
-	for i := range nodes {
-		size += 256 + len(nodes[i].Topics)*8
-		for _, t := range nodes[i].Topics {
-			size += len(t)
-		}
-	}
-	if dst == nil {
-		dst = make([]byte, 0, size)
-	}
-	dst = append(dst, `{"producers":[`...)
-	for i := range nodes {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendPeerFieldsJSON(append(dst, '{'), &nodes[i].PeerInfo)
-		dst = append(dst, `,"tombstones":`...)
-		dst = http_api.AppendJSONBools(dst, nodes[i].Tombstones)
-		dst = append(dst, `,"topics":`...)
-		dst = http_api.AppendJSONStrings(dst, nodes[i].Topics)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
-// debugPeer is one peer of one registration in /debug; fields are in sorted
-// key order.
-type debugPeer struct {
-	BroadcastAddress string `json:"broadcast_address"`
-	Hostname         string `json:"hostname"`
-	HTTPPort         int    `json:"http_port"`
-	ID               string `json:"id"`
-	LastUpdate       int64  `json:"last_update"`
-	RemoteAddress    string `json:"remote_address"`
-	TCPPort          int    `json:"tcp_port"`
-	Tombstoned       bool   `json:"tombstoned"`
-	TombstonedAt     int64  `json:"tombstoned_at"`
-	TopologyRegion   string `json:"topology_region"`
-	TopologyZone     string `json:"topology_zone"`
-	Version          string `json:"version"`
+	return http_api.JSON(appendNodesJSON(nil, s.nsqlookupd.DB.Nodes())), nil
 }
 
 func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	regs := s.nsqlookupd.DB.Debug()
-	data := make(map[string][]debugPeer, len(regs))
-	for _, r := range regs {
-		peers := make([]debugPeer, len(r.Producers))
-		for i, p := range r.Producers {
-			peers[i] = debugPeer{
-				BroadcastAddress: p.BroadcastAddress,
-				Hostname:         p.Hostname,
-				HTTPPort:         p.HTTPPort,
-				ID:               p.ID,
-				LastUpdate:       p.LastUpdate,
-				RemoteAddress:    p.RemoteAddress,
-				TCPPort:          p.TCPPort,
-				Tombstoned:       p.Tombstoned,
-				TombstonedAt:     p.TombstonedAt,
-				TopologyRegion:   p.TopologyRegion,
-				TopologyZone:     p.TopologyZone,
-				Version:          p.Version,
-			}
-		}
-		data[r.Category+":"+r.Key+":"+r.SubKey] = peers
-	}
-	return data, nil
+	return http_api.JSON(appendDebugJSON(nil, s.nsqlookupd.DB.Debug())), nil
 }
 
 func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {

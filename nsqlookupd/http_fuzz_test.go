@@ -254,8 +254,8 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 	case "GET /nodes":
 		h.checkNodes(what, body)
 	case "GET /debug":
-		var regs map[string][]map[string]interface{}
-		if err := json.Unmarshal(body, &regs); err != nil {
+		var regs map[string][]specDebugPeer
+		if err := decodeStrictJSON(body, &regs); err != nil {
 			t.Fatalf("%s: /debug shape: %v", what, err)
 		}
 		for key := range regs {
@@ -263,6 +263,7 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 				t.Fatalf("%s: /debug key %q", what, key)
 			}
 		}
+		h.expectBody(what, body, specDebugOf(h.l.DB.Debug()))
 	case "GET /info":
 	default:
 		t.Fatalf("%s: 200 from an unexpected route", what)
@@ -338,13 +339,7 @@ func (h *fuzzHTTP) checkLookup(what, topic string, body []byte) {
 		h.t.Fatalf("%s: topic %q is not registered", what, topic)
 	}
 	_, producers, _ := h.l.DB.Lookup(topic)
-	if producers == nil {
-		producers = []PeerInfo{}
-	}
-	h.expectBody(what, body, struct {
-		Channels  []string   `json:"channels"`
-		Producers []PeerInfo `json:"producers"`
-	}{h.modelChannels(topic), producers})
+	h.expectBody(what, body, lookupResponse{Channels: h.modelChannels(topic), Producers: specPeersOf(producers)})
 }
 
 // checkNodes compares a /nodes body with the store's nodes, encoded by

@@ -570,10 +570,18 @@ func TestHTTPDebug(t *testing.T) {
 		}
 		delete(p, "last_update")
 		got, _ := json.Marshal(p)
-		want := fmt.Sprintf(`{"broadcast_address":"d.example","hostname":"d.example-host","http_port":4151,"id":"%s","remote_address":"%s","tcp_port":4150,"tombstoned":false,"tombstoned_at":%s,"topology_region":"","topology_zone":"","version":"1.3.0"}`,
-			addr, addr, apiZeroTombstonedAt)
+		want := fmt.Sprintf(`{"broadcast_address":"d.example","hostname":"d.example-host","http_port":4151,"id":"%s","tcp_port":4150,"tombstoned":false,"tombstoned_at":%s,"topology_region":"","topology_zone":"","version":"1.3.0"}`,
+			addr, apiZeroTombstonedAt)
 		apiExpectJSON(t, want, got, key)
 	}
+	// Exactly SPEC §6's keys, byte for byte what encoding/json writes for
+	// them: no key more (remote_address repeated id), none missing, in
+	// sorted order.
+	var strict map[string][]specDebugPeer
+	test.Nil(t, decodeStrictJSON(r.body, &strict), "decode /debug with SPEC §6's keys only", string(r.body))
+	reencoded, err := json.Marshal(strict)
+	test.Nil(t, err, "encode /debug")
+	test.Equal(t, string(reencoded), string(r.body), "/debug body")
 
 	// Tombstones show up in the topic key only, with their time.
 	tombBefore := time.Now().UnixNano()

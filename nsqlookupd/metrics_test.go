@@ -488,7 +488,7 @@ func TestMetricsInactivePeersFiltered(t *testing.T) {
 
 	test.Eventually(t, metricsWaitTimeout, func() bool {
 		var lookup struct {
-			Producers []PeerInfo `json:"producers"`
+			Producers []specPeer `json:"producers"`
 		}
 		httpGetJSON(t, l, "/lookup?topic=quiet", &lookup)
 		return len(lookup.Producers) == 0

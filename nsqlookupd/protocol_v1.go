@@ -195,6 +195,21 @@ func (p *lookupProtocolV1) ping(c *clientV1, _ []string) ([]byte, error) {
 	return okResponse, nil
 }
 
+// identifyRequest is the JSON body of IDENTIFY: how an nsqd describes itself.
+type identifyRequest struct {
+	Hostname         string `json:"hostname"`
+	BroadcastAddress string `json:"broadcast_address"`
+	TCPPort          int    `json:"tcp_port"`
+	HTTPPort         int    `json:"http_port"`
+	Version          string `json:"version"`
+	TopologyZone     string `json:"topology_zone"`
+	TopologyRegion   string `json:"topology_region"`
+	// RemoteAddress is never used (the connection's address is), but it is
+	// decoded so that a body with a remote_address that is not a string is
+	// refused, as upstream refuses it.
+	RemoteAddress string `json:"remote_address"`
+}
+
 // identifyReply describes this lookupd to an nsqd; fields are in sorted key
 // order, as nsqd and tools comparing replies expect.
 type identifyReply struct {
@@ -232,12 +247,21 @@ func (p *lookupProtocolV1) identify(c *clientV1, _ []string) ([]byte, error) {
 		return nil, protocol.NewClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body")
 	}
 
-	var info PeerInfo
-	if err := json.Unmarshal(body, &info); err != nil {
+	var req identifyRequest
+	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, protocol.NewClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
 	}
-	info.ID = c.addr
-	info.RemoteAddress = c.addr
+	info := PeerInfo{
+		ID:               c.addr,
+		RemoteAddress:    c.addr,
+		Hostname:         req.Hostname,
+		BroadcastAddress: req.BroadcastAddress,
+		TCPPort:          req.TCPPort,
+		HTTPPort:         req.HTTPPort,
+		Version:          req.Version,
+		TopologyZone:     req.TopologyZone,
+		TopologyRegion:   req.TopologyRegion,
+	}
 	if info.BroadcastAddress == "" || info.TCPPort == 0 || info.HTTPPort == 0 || info.Version == "" {
 		return nil, protocol.NewClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
 	}
