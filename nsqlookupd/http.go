@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ const (
 type httpServer struct {
 	nsqlookupd *NSQLookupd
 	router     *httprouter.Router
+	acl        *adminACL
 	// metrics is nil unless --metrics is set.
 	metrics *promMetrics
 	// topicsBody caches the last /topics answer.
@@ -40,6 +42,87 @@ type httpServer struct {
 }
 
 var _ http.Handler = (*httpServer)(nil)
+
+// access is who may call a route (SPEC §10).
+type access int
+
+const (
+	// accessOpen routes answer everyone: /ping, /info.
+	accessOpen access = iota
+	// accessRead routes serve consumers: reader authentication applies to
+	// them once configured.
+	accessRead
+	// accessOperator routes administer the daemon or expose all of it.
+	accessOperator
+)
+
+// route is one endpoint of the HTTP API. Adding an endpoint is adding a row
+// to routes: the row registers it, names it in metrics and sets who may
+// call it.
+type route struct {
+	methods []string
+	path    string
+	// label names the route in metrics; the path if empty. Rows sharing a
+	// label share the series, which keeps the label set small.
+	label   string
+	access  access
+	handler http_api.APIHandler
+}
+
+// metricLabel returns the route's label in metrics.
+func (rt *route) metricLabel() string {
+	if rt.label != "" {
+		return rt.label
+	}
+	return rt.path
+}
+
+// adminGuarded reports whether the --http-admin-allow list applies to the
+// route. SPEC §10 puts every operator route behind it; until that lands only
+// the operator routes that change the store (POST only) are, as before.
+func (rt *route) adminGuarded() bool {
+	return rt.access == accessOperator && slices.Equal(rt.methods, methodsPOST)
+}
+
+// Method sets of the route table.
+var (
+	methodsGET     = []string{http.MethodGet}
+	methodsPOST    = []string{http.MethodPost}
+	methodsGETPOST = []string{http.MethodGet, http.MethodPost}
+)
+
+// pprofLabel is the one metric label of every pprof route.
+const pprofLabel = "/debug/pprof"
+
+// routes is the route table of the HTTP API.
+func (s *httpServer) routes() []route {
+	rows := []route{
+		{methods: methodsGET, path: "/ping", access: accessOpen, handler: s.ping},
+		{methods: methodsGET, path: "/info", access: accessOpen, handler: s.info},
+		{methods: methodsGET, path: "/lookup", access: accessRead, handler: s.lookup},
+		{methods: methodsGET, path: "/topics", access: accessRead, handler: s.topics},
+		{methods: methodsGET, path: "/channels", access: accessRead, handler: s.channels},
+		{methods: methodsGET, path: "/nodes", access: accessOperator, handler: s.nodes},
+		{methods: methodsGET, path: "/debug", access: accessOperator, handler: s.debug},
+		{methods: methodsPOST, path: "/topic/create", access: accessOperator, handler: s.createTopic},
+		{methods: methodsPOST, path: "/topic/delete", access: accessOperator, handler: s.deleteTopic},
+		{methods: methodsPOST, path: "/channel/create", access: accessOperator, handler: s.createChannel},
+		{methods: methodsPOST, path: "/channel/delete", access: accessOperator, handler: s.deleteChannel},
+		{methods: methodsPOST, path: "/topic/tombstone", access: accessOperator, handler: s.tombstoneTopic},
+		{methods: methodsGET, path: "/debug/pprof", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Index))},
+		{methods: methodsGET, path: "/debug/pprof/cmdline", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Cmdline))},
+		{methods: methodsGETPOST, path: "/debug/pprof/symbol", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Symbol))},
+		{methods: methodsGET, path: "/debug/pprof/profile", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Profile))},
+		{methods: methodsGET, path: "/debug/pprof/trace", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Trace))},
+	}
+	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
+		rows = append(rows, route{methods: methodsGET, path: "/debug/pprof/" + name, label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(pprof.Handler(name))})
+	}
+	if s.metrics != nil {
+		rows = append(rows, route{methods: methodsGET, path: "/metrics", access: accessOperator, handler: serveHTTPHandler(s.metrics.handler())})
+	}
+	return rows
+}
 
 func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpServer {
 	logf := http_api.LogFunc(l.logf)
@@ -52,45 +135,41 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http_api.RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
 	})
-	s := &httpServer{nsqlookupd: l, router: router, metrics: metrics}
-
-	v1 := func(h http_api.APIHandler) httprouter.Handle {
-		return http_api.Decorate(h, http_api.V1)
-	}
-	admin := func(h http_api.APIHandler) httprouter.Handle {
-		return http_api.Decorate(acl.guard(h), http_api.V1)
-	}
-	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText))
-	router.Handle("GET", "/info", v1(s.info))
-	router.Handle("GET", "/debug", v1(s.debug))
-	router.Handle("GET", "/lookup", s.lookup)
-	router.Handle("GET", "/topics", v1(s.topics))
-	router.Handle("GET", "/channels", v1(s.channels))
-	router.Handle("GET", "/nodes", v1(s.nodes))
-	router.Handle("POST", "/topic/create", admin(s.createTopic))
-	router.Handle("POST", "/topic/delete", admin(s.deleteTopic))
-	router.Handle("POST", "/channel/create", admin(s.createChannel))
-	router.Handle("POST", "/channel/delete", admin(s.deleteChannel))
-	router.Handle("POST", "/topic/tombstone", admin(s.tombstoneTopic))
-
-	pprofHandler := func(h http.Handler) httprouter.Handle {
-		return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
-			h.ServeHTTP(w, req)
+	s := &httpServer{nsqlookupd: l, router: router, acl: acl, metrics: metrics}
+	for _, rt := range s.routes() {
+		handle := s.handle(&rt)
+		for _, method := range rt.methods {
+			router.Handle(method, rt.path, handle)
 		}
 	}
-	router.Handle("GET", "/debug/pprof", pprofHandler(http.HandlerFunc(pprof.Index)))
-	router.Handle("GET", "/debug/pprof/cmdline", pprofHandler(http.HandlerFunc(pprof.Cmdline)))
-	router.Handle("GET", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
-	router.Handle("POST", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
-	router.Handle("GET", "/debug/pprof/profile", pprofHandler(http.HandlerFunc(pprof.Profile)))
-	router.Handle("GET", "/debug/pprof/trace", pprofHandler(http.HandlerFunc(pprof.Trace)))
-	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
-		router.Handle("GET", "/debug/pprof/"+name, pprofHandler(pprof.Handler(name)))
-	}
-	if metrics != nil {
-		router.Handle("GET", "/metrics", pprofHandler(metrics.handler()))
-	}
 	return s
+}
+
+// handle is the one decorator chain every route goes through: the route's
+// metric label is recorded, the access check of its class runs, then the
+// handler, whose result V1 writes.
+func (s *httpServer) handle(rt *route) httprouter.Handle {
+	h := rt.handler
+	if rt.adminGuarded() {
+		h = s.acl.guard(h)
+	}
+	respond := http_api.V1(h)
+	label := rt.metricLabel()
+	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
+		if rec, ok := w.(*http_api.StatusRecorder); ok {
+			rec.Route = label
+		}
+		respond(w, req, ps)
+	}
+}
+
+// serveHTTPHandler adapts a handler that writes its own response (pprof,
+// Prometheus) to the API handler signature.
+func serveHTTPHandler(h http.Handler) http_api.APIHandler {
+	return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) (interface{}, error) {
+		h.ServeHTTP(w, req)
+		return http_api.Written{}, nil
+	}
 }
 
 // newHTTPServer returns an http.Server with the daemon's limits for handler.
@@ -131,12 +210,18 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
 	}
 	if s.metrics != nil {
-		s.metrics.observe(routeLabel(req.URL.Path), code, elapsed)
+		label := rec.Route
+		if label == "" {
+			// No route served it (404, 405, OPTIONS, a redirect): one
+			// label for all keeps the series count bounded.
+			label = "other"
+		}
+		s.metrics.observe(label, code, elapsed)
 	}
 }
 
 func (s *httpServer) ping(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return "OK", nil
+	return http_api.PlainText("OK"), nil
 }
 
 func (s *httpServer) info(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
@@ -195,21 +280,29 @@ func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
 func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 	names, gen := s.nsqlookupd.DB.TopicsSnapshot()
 	if c := s.topicsBody.Load(); c != nil && c.gen == gen {
-		return c.body, nil
+		return c, nil
 	}
 	body := make([]byte, 0, 16+len(names)*24)
 	body = append(body, `{"topics":`...)
 	body = http_api.AppendJSONStrings(body, names)
 	body = append(body, '}')
-	s.topicsBody.Store(&encodedTopics{gen: gen, body: body})
-	return http_api.JSON(body), nil
+	c := &encodedTopics{gen: gen, body: body}
+	s.topicsBody.Store(c)
+	return c, nil
 }
 
 // encodedTopics is a /topics body and the topic-set generation it encodes.
+// It is shared by every request it answers and never changes.
 type encodedTopics struct {
 	gen  uint64
-	body http_api.JSON
+	body []byte
 }
+
+// JSON implements http_api.Body.
+func (c *encodedTopics) JSON() []byte { return c.body }
+
+// Release implements http_api.Body; a shared body has nothing to release.
+func (c *encodedTopics) Release() {}
 
 func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 	rp, err := params(req)
@@ -225,35 +318,40 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	}{s.nsqlookupd.DB.Channels(topic)}, nil
 }
 
-// lookup answers /lookup, the endpoint every consumer polls. It reuses
-// pooled buffers for the answer, so a request allocates nothing of its own
-// beyond what net/http does.
-func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+// errTopicNotFound is boxed once: /lookup of an absent topic is common
+// enough (a consumer started before any producer) to keep allocation-free.
+var errTopicNotFound error = http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"}
+
+// lookup answers /lookup, the endpoint every consumer polls. The answer is
+// encoded into pooled buffers, which the response writer releases after
+// writing, so a request allocates nothing of its own beyond what net/http
+// does.
+func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) (interface{}, error) {
 	rp, err := params(req)
-	var topic string
-	if err == nil {
-		topic, err = requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
-	}
 	if err != nil {
-		http_api.RespondError(w, err)
-		return
+		return nil, err
+	}
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
 	}
 	sc := lookupScratchPool.Get().(*lookupScratch)
 	channels, producers, found := s.nsqlookupd.DB.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
 	if !found {
-		http_api.RespondError(w, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"})
-	} else {
-		sc.body = appendLookupJSON(sc.body[:0], channels, producers)
-		http_api.RespondV1(w, http.StatusOK, sc.body)
+		sc.Release()
+		return nil, errTopicNotFound
 	}
-	sc.release(channels, producers)
+	sc.channels, sc.producers = channels, producers
+	sc.body = appendLookupJSON(sc.body[:0], channels, producers)
+	return sc, nil
 }
 
-// lookupScratch holds the buffers of one /lookup answer.
+// lookupScratch holds the buffers of one /lookup answer; it is the
+// http_api.Body of the answer.
 type lookupScratch struct {
 	channels  []string
 	producers []PeerInfo
-	body      http_api.JSON
+	body      []byte
 }
 
 var lookupScratchPool = sync.Pool{New: func() any { return new(lookupScratch) }}
@@ -262,15 +360,18 @@ var lookupScratchPool = sync.Pool{New: func() any { return new(lookupScratch) }}
 // pool.
 const maxPooledLookupBody = 64 * 1024
 
-// release clears the buffers (so the pool pins no peer strings) and
-// returns them to the pool.
-func (sc *lookupScratch) release(channels []string, producers []PeerInfo) {
+// JSON implements http_api.Body.
+func (sc *lookupScratch) JSON() []byte { return sc.body }
+
+// Release implements http_api.Body: it clears the buffers (so the pool pins
+// no peer strings) and returns them to the pool.
+func (sc *lookupScratch) Release() {
 	if cap(sc.body) > maxPooledLookupBody {
 		return
 	}
-	clear(channels)
-	clear(producers)
-	sc.channels, sc.producers = channels[:0], producers[:0]
+	clear(sc.channels)
+	clear(sc.producers)
+	sc.channels, sc.producers = sc.channels[:0], sc.producers[:0]
 	lookupScratchPool.Put(sc)
 }
 

@@ -3,7 +3,6 @@ package nsqlookupd
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,24 +51,6 @@ func (m *promMetrics) handler() http.Handler {
 func (m *promMetrics) observe(route string, code int, elapsed time.Duration) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(elapsed.Seconds())
-}
-
-// routeLabel bounds the route label to the known routes.
-func routeLabel(path string) string {
-	if _, ok := knownRoutes[path]; ok {
-		return path
-	}
-	if strings.HasPrefix(path, "/debug/pprof") {
-		return "/debug/pprof"
-	}
-	return "other"
-}
-
-var knownRoutes = map[string]struct{}{
-	"/ping": {}, "/info": {}, "/debug": {}, "/lookup": {}, "/topics": {},
-	"/channels": {}, "/nodes": {}, "/topic/create": {}, "/topic/delete": {},
-	"/channel/create": {}, "/channel/delete": {}, "/topic/tombstone": {},
-	"/metrics": {},
 }
 
 var (
