@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +23,16 @@ import (
 const (
 	httpReadHeaderTimeout = 10 * time.Second
 	httpReadTimeout       = 30 * time.Second
-	// httpWriteTimeout leaves room for a 30s CPU profile and a large /nodes.
+	// httpWriteTimeout leaves room for a large /nodes; pprof extends it by
+	// the duration of a profile or trace.
 	httpWriteTimeout   = 60 * time.Second
 	httpIdleTimeout    = 120 * time.Second
 	httpMaxHeaderBytes = 64 * 1024
 	maxRequestBodySize = 64 * 1024
+	// maxProfileSeconds bounds the seconds of a CPU profile or trace (pprof
+	// extends the write deadline by what is asked), so an operator is never
+	// locked out of profiling for long (SPEC §11).
+	maxProfileSeconds = 60
 )
 
 // httpServer routes the HTTP API. One instance serves both the plain and
@@ -112,8 +118,8 @@ func (s *httpServer) routes() []route {
 		{methods: methodsGET, path: "/debug/pprof", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Index))},
 		{methods: methodsGET, path: "/debug/pprof/cmdline", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Cmdline))},
 		{methods: methodsGETPOST, path: "/debug/pprof/symbol", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Symbol))},
-		{methods: methodsGET, path: "/debug/pprof/profile", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Profile))},
-		{methods: methodsGET, path: "/debug/pprof/trace", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Trace))},
+		{methods: methodsGET, path: "/debug/pprof/profile", label: pprofLabel, access: accessOperator, handler: limitProfileSeconds(serveHTTPHandler(http.HandlerFunc(pprof.Profile)))},
+		{methods: methodsGET, path: "/debug/pprof/trace", label: pprofLabel, access: accessOperator, handler: limitProfileSeconds(serveHTTPHandler(http.HandlerFunc(pprof.Trace)))},
 	}
 	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
 		rows = append(rows, route{methods: methodsGET, path: "/debug/pprof/" + name, label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(pprof.Handler(name))})
@@ -170,6 +176,30 @@ func serveHTTPHandler(h http.Handler) http_api.APIHandler {
 		h.ServeHTTP(w, req)
 		return http_api.Written{}, nil
 	}
+}
+
+// limitProfileSeconds refuses a CPU profile or trace asked to run longer
+// than maxProfileSeconds with 400 INVALID_ARG_SECONDS, before it starts. A
+// value that is not a number is left to pprof, which uses its default.
+func limitProfileSeconds(h http_api.APIHandler) http_api.APIHandler {
+	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+		rp, err := params(req)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := rp.Get("seconds"); ok && !profileSecondsAllowed(v) {
+			return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_SECONDS"}
+		}
+		return h(w, req, ps)
+	}
+}
+
+// profileSecondsAllowed reports whether a seconds parameter may reach pprof:
+// anything that is not a number (pprof then uses its default), or a number
+// of at most maxProfileSeconds. NaN and infinities are refused.
+func profileSecondsAllowed(v string) bool {
+	seconds, err := strconv.ParseFloat(v, 64)
+	return err != nil || seconds <= maxProfileSeconds
 }
 
 // newHTTPServer returns an http.Server with the daemon's limits for handler.

@@ -22,11 +22,12 @@ func routeTable(t testing.TB, l *NSQLookupd) []route {
 }
 
 // routeTarget is the request target used to call rt: its path, with a query
-// that keeps a profile or trace short.
+// that keeps the call short (a profile or trace asked for too long is
+// refused at once, which still exercises the row).
 func routeTarget(rt route) string {
 	switch rt.path {
 	case "/debug/pprof/profile", "/debug/pprof/trace":
-		return rt.path + "?seconds=1"
+		return rt.path + "?seconds=61"
 	}
 	return rt.path
 }
@@ -129,4 +130,22 @@ func TestHTTPRouteTableAdminGuard(t *testing.T) {
 	slices.Sort(guarded)
 	test.Equal(t, []string{"/channel/create", "/channel/delete", "/topic/create", "/topic/delete", "/topic/tombstone"},
 		guarded, "routes behind --http-admin-allow")
+}
+
+// TestHTTPPprofSecondsLimit checks the rule that decides whether a
+// profile's or trace's seconds may reach pprof.
+func TestHTTPPprofSecondsLimit(t *testing.T) {
+	for _, tc := range []struct {
+		seconds string
+		allowed bool
+	}{
+		{"1", true}, {"30", true}, {"60", true}, {"0.5", true}, {"0", true}, {"-5", true},
+		// Not a number: pprof uses its default duration.
+		{"", true}, {"abc", true}, {"0x10", true},
+		{"61", false}, {"60.001", false}, {"3600", false}, {"1e3", false}, {"+Inf", false}, {"NaN", false},
+	} {
+		if got := profileSecondsAllowed(tc.seconds); got != tc.allowed {
+			t.Errorf("profileSecondsAllowed(%q) = %v, want %v", tc.seconds, got, tc.allowed)
+		}
+	}
 }

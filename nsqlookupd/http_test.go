@@ -739,6 +739,21 @@ func TestHTTPPprof(t *testing.T) {
 	}
 	r := apiCall(t, l, "POST", "/debug/pprof/symbol", strings.NewReader("0x0"), nil)
 	test.Equal(t, http.StatusOK, r.status, "POST symbol status")
+
+	// A profile or trace longer than a minute is refused before it starts:
+	// the client gives up long before one would end.
+	quick := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace"} {
+		for _, seconds := range []string{"61", "3600", "1e9"} {
+			target := path + "?seconds=" + seconds
+			apiExpectError(t, apiCallWith(t, quick, l, "GET", target, nil, nil), http.StatusBadRequest, "INVALID_ARG_SECONDS", target)
+		}
+	}
+	r = apiCallWith(t, quick, l, "GET", "/debug/pprof/trace?seconds=1", nil, nil)
+	test.Equal(t, http.StatusOK, r.status, "trace of 1s; body", string(r.body))
+	if len(r.body) == 0 {
+		t.Fatalf("trace of 1s: empty body")
+	}
 }
 
 // The §9 differences from upstream, one test each.
