@@ -168,8 +168,8 @@ func v1CommandLabel(i int) string {
 }
 
 // exec runs the command at index cmd (from v1CommandIndex) with the line's
-// params, the command name first. Every error it returns is a ClientErr,
-// and fatal to the connection.
+// params, the command name first. Every error it returns is fatal to the
+// connection.
 func (p *lookupProtocolV1) exec(c *clientV1, cmd int, params []string) ([]byte, error) {
 	if cmd == unknownCommand {
 		return nil, protocol.NewClientErr(nil, "E_INVALID", fmt.Sprintf("invalid command %s", params[0]))
