@@ -10,94 +10,124 @@ import (
 
 // The JSON answers of /lookup, /nodes and /debug are encoded by hand, byte
 // for byte what encoding/json makes of the shapes in SPEC §6, without
-// reflection. The peer object is stated once, in peerFields; the /nodes and
-// /debug objects are built from it.
+// reflection. Each member of a peer object is defined once, in memberKeys
+// and appendPeerMember; peerMembers and debugMembers say which members an
+// object has, in which order.
 
-// jsonField is one member of a JSON object encoding a T.
-type jsonField[T any] struct {
-	// key is the member's name; fields are written in table order.
-	key string
-	// prefix is `"key":`, computed once.
-	prefix string
-	// appendValue appends the member's value taken from v.
-	appendValue func(dst []byte, v *T) []byte
+// peerMember is one member of a JSON peer object.
+type peerMember uint8
+
+const (
+	memberRemoteAddress peerMember = iota
+	memberHostname
+	memberBroadcastAddress
+	memberTCPPort
+	memberHTTPPort
+	memberVersion
+	memberTopologyZone
+	memberTopologyRegion
+	// The members only /debug writes: the peer's identity and its state in
+	// one registration.
+	memberID
+	memberLastUpdate
+	memberTombstoned
+	memberTombstonedAt
+	memberCount
+)
+
+// memberKeys are the members' JSON keys.
+var memberKeys = [memberCount]string{
+	memberRemoteAddress:    "remote_address",
+	memberHostname:         "hostname",
+	memberBroadcastAddress: "broadcast_address",
+	memberTCPPort:          "tcp_port",
+	memberHTTPPort:         "http_port",
+	memberVersion:          "version",
+	memberTopologyZone:     "topology_zone",
+	memberTopologyRegion:   "topology_region",
+	memberID:               "id",
+	memberLastUpdate:       "last_update",
+	memberTombstoned:       "tombstoned",
+	memberTombstonedAt:     "tombstoned_at",
 }
 
-func newJSONField[T any](key string, appendValue func(dst []byte, v *T) []byte) jsonField[T] {
-	return jsonField[T]{key: key, prefix: `"` + key + `":`, appendValue: appendValue}
+// memberPrefixes are `"key":` for each member, so writing one is one append.
+var memberPrefixes = func() (prefixes [memberCount]string) {
+	for m, key := range memberKeys {
+		prefixes[m] = `"` + key + `":`
+	}
+	return prefixes
+}()
+
+// peerMembers is the peer object of /lookup and /nodes (SPEC §6), in order.
+var peerMembers = []peerMember{
+	memberRemoteAddress, memberHostname, memberBroadcastAddress, memberTCPPort,
+	memberHTTPPort, memberVersion, memberTopologyZone, memberTopologyRegion,
 }
 
-// liftJSONField makes a field of an S out of a field of the T that get
-// returns from it.
-func liftJSONField[S, T any](f jsonField[T], get func(*S) *T) jsonField[S] {
-	return jsonField[S]{key: f.key, prefix: f.prefix, appendValue: func(dst []byte, v *S) []byte {
-		return f.appendValue(dst, get(v))
-	}}
+// debugMembers is a /debug peer object: the peer's members with id in place
+// of remote_address, then its state in the registration, in sorted key
+// order as upstream writes them.
+var debugMembers = func() []peerMember {
+	members := []peerMember{memberID, memberLastUpdate, memberTombstoned, memberTombstonedAt}
+	for _, m := range peerMembers {
+		if m != memberRemoteAddress {
+			members = append(members, m)
+		}
+	}
+	slices.SortFunc(members, func(a, b peerMember) int { return strings.Compare(memberKeys[a], memberKeys[b]) })
+	return members
+}()
+
+// appendPeerMember appends the value of member m of p, one of peerMembers.
+func appendPeerMember(dst []byte, p *PeerInfo, m peerMember) []byte {
+	switch m {
+	case memberRemoteAddress:
+		return http_api.AppendJSONString(dst, p.RemoteAddress)
+	case memberHostname:
+		return http_api.AppendJSONString(dst, p.Hostname)
+	case memberBroadcastAddress:
+		return http_api.AppendJSONString(dst, p.BroadcastAddress)
+	case memberTCPPort:
+		return strconv.AppendInt(dst, int64(p.TCPPort), 10)
+	case memberHTTPPort:
+		return strconv.AppendInt(dst, int64(p.HTTPPort), 10)
+	case memberVersion:
+		return http_api.AppendJSONString(dst, p.Version)
+	case memberTopologyZone:
+		return http_api.AppendJSONString(dst, p.TopologyZone)
+	case memberTopologyRegion:
+		return http_api.AppendJSONString(dst, p.TopologyRegion)
+	}
+	panic("appendPeerMember: not a peer member: " + memberKeys[m])
 }
 
-// appendJSONObject appends the object {"key":value,...} of v.
-func appendJSONObject[T any](dst []byte, fields []jsonField[T], v *T) []byte {
-	dst = append(dst, '{')
-	for i := range fields {
+// appendDebugMember appends the value of member m of p, any member.
+func appendDebugMember(dst []byte, p *DebugProducer, m peerMember) []byte {
+	switch m {
+	case memberID:
+		return http_api.AppendJSONString(dst, p.ID)
+	case memberLastUpdate:
+		return strconv.AppendInt(dst, p.LastUpdate, 10)
+	case memberTombstoned:
+		return strconv.AppendBool(dst, p.Tombstoned)
+	case memberTombstonedAt:
+		return strconv.AppendInt(dst, p.TombstonedAt, 10)
+	}
+	return appendPeerMember(dst, &p.PeerInfo, m)
+}
+
+// appendPeerMembers appends `"key":value` for the peerMembers of p,
+// separated by commas, without braces.
+func appendPeerMembers(dst []byte, p *PeerInfo) []byte {
+	for i, m := range peerMembers {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, fields[i].prefix...)
-		dst = fields[i].appendValue(dst, v)
+		dst = append(dst, memberPrefixes[m]...)
+		dst = appendPeerMember(dst, p, m)
 	}
-	return append(dst, '}')
-}
-
-// peerFields is the peer object of /lookup and /nodes, in the order they
-// write it. /debug writes the same fields but one: its id takes the place
-// of remote_address (peerIdentityKey).
-var peerFields = []jsonField[PeerInfo]{
-	newJSONField(peerIdentityKey, func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.RemoteAddress) }),
-	newJSONField("hostname", func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.Hostname) }),
-	newJSONField("broadcast_address", func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.BroadcastAddress) }),
-	newJSONField("tcp_port", func(dst []byte, p *PeerInfo) []byte { return strconv.AppendInt(dst, int64(p.TCPPort), 10) }),
-	newJSONField("http_port", func(dst []byte, p *PeerInfo) []byte { return strconv.AppendInt(dst, int64(p.HTTPPort), 10) }),
-	newJSONField("version", func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.Version) }),
-	newJSONField("topology_zone", func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.TopologyZone) }),
-	newJSONField("topology_region", func(dst []byte, p *PeerInfo) []byte { return http_api.AppendJSONString(dst, p.TopologyRegion) }),
-}
-
-// peerIdentityKey is the member of peerFields /debug replaces with its id.
-const peerIdentityKey = "remote_address"
-
-// nodeFields is a /nodes object: the peer, then its topics and, parallel to
-// them, whether it is tombstoned in each.
-var nodeFields = append(liftPeerFields(func(n *NodeInfo) *PeerInfo { return &n.PeerInfo }),
-	newJSONField("tombstones", func(dst []byte, n *NodeInfo) []byte { return http_api.AppendJSONBools(dst, n.Tombstones) }),
-	newJSONField("topics", func(dst []byte, n *NodeInfo) []byte { return http_api.AppendJSONStrings(dst, n.Topics) }),
-)
-
-// debugFields is a /debug peer object: the peer fields with id in place of
-// remote_address, plus the registration's state, in sorted key order as
-// upstream writes it.
-var debugFields = func() []jsonField[DebugProducer] {
-	fields := []jsonField[DebugProducer]{
-		newJSONField("id", func(dst []byte, p *DebugProducer) []byte { return http_api.AppendJSONString(dst, p.ID) }),
-		newJSONField("last_update", func(dst []byte, p *DebugProducer) []byte { return strconv.AppendInt(dst, p.LastUpdate, 10) }),
-		newJSONField("tombstoned", func(dst []byte, p *DebugProducer) []byte { return strconv.AppendBool(dst, p.Tombstoned) }),
-		newJSONField("tombstoned_at", func(dst []byte, p *DebugProducer) []byte { return strconv.AppendInt(dst, p.TombstonedAt, 10) }),
-	}
-	for _, f := range liftPeerFields(func(p *DebugProducer) *PeerInfo { return &p.PeerInfo }) {
-		if f.key != peerIdentityKey {
-			fields = append(fields, f)
-		}
-	}
-	slices.SortFunc(fields, func(a, b jsonField[DebugProducer]) int { return strings.Compare(a.key, b.key) })
-	return fields
-}()
-
-// liftPeerFields returns peerFields as fields of an S holding a PeerInfo.
-func liftPeerFields[S any](get func(*S) *PeerInfo) []jsonField[S] {
-	fields := make([]jsonField[S], len(peerFields))
-	for i, f := range peerFields {
-		fields[i] = liftJSONField(f, get)
-	}
-	return fields
+	return dst
 }
 
 // appendLookupJSON encodes a /lookup answer:
@@ -110,12 +140,15 @@ func appendLookupJSON(dst []byte, channels []string, producers []PeerInfo) []byt
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONObject(dst, peerFields, &producers[i])
+		dst = appendPeerMembers(append(dst, '{'), &producers[i])
+		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
 }
 
-// appendNodesJSON encodes a /nodes answer: {"producers":[node...]}.
+// appendNodesJSON encodes a /nodes answer: {"producers":[node...]}, a node
+// being a peer object followed by the topics the peer is registered in and,
+// parallel to them, whether it is tombstoned in each.
 func appendNodesJSON(dst []byte, nodes []NodeInfo) []byte {
 	if dst == nil {
 		size := 32
@@ -132,7 +165,12 @@ func appendNodesJSON(dst []byte, nodes []NodeInfo) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONObject(dst, nodeFields, &nodes[i])
+		dst = appendPeerMembers(append(dst, '{'), &nodes[i].PeerInfo)
+		dst = append(dst, `,"tombstones":`...)
+		dst = http_api.AppendJSONBools(dst, nodes[i].Tombstones)
+		dst = append(dst, `,"topics":`...)
+		dst = http_api.AppendJSONStrings(dst, nodes[i].Topics)
+		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
 }
@@ -163,7 +201,15 @@ func appendDebugJSON(dst []byte, regs []DebugRegistration) []byte {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONObject(dst, debugFields, &k.reg.Producers[j])
+			dst = append(dst, '{')
+			for n, m := range debugMembers {
+				if n > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, memberPrefixes[m]...)
+				dst = appendDebugMember(dst, &k.reg.Producers[j], m)
+			}
+			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
 	}
