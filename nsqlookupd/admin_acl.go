@@ -46,14 +46,15 @@ func parseAllowList(entries []string) ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
-// adminACL guards the mutating endpoints with the --http-admin-allow list.
+// adminACL guards the routes route.adminGuarded names with the
+// --http-admin-allow list.
 type adminACL struct {
 	allowed []netip.Prefix
 	logf    http_api.LogFunc
 }
 
 // allows reports whether a request from remoteAddr ("ip:port") may call a
-// mutating endpoint.
+// guarded route.
 func (a *adminACL) allows(remoteAddr string) bool {
 	if len(a.allowed) == 0 {
 		return true
@@ -77,8 +78,8 @@ func (a *adminACL) allows(remoteAddr string) bool {
 	return false
 }
 
-// guard wraps a mutating handler: callers outside the allow-list get
-// 403 FORBIDDEN and a log line.
+// guard wraps the handler of a guarded route: callers outside the
+// allow-list get 403 FORBIDDEN and a log line.
 func (a *adminACL) guard(h http_api.APIHandler) http_api.APIHandler {
 	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 		if !a.allows(req.RemoteAddr) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,11 +24,16 @@ import (
 const (
 	httpReadHeaderTimeout = 10 * time.Second
 	httpReadTimeout       = 30 * time.Second
-	// httpWriteTimeout leaves room for a 30s CPU profile and a large /nodes.
+	// httpWriteTimeout leaves room for a large /nodes; pprof extends it by
+	// the duration of a profile or trace.
 	httpWriteTimeout   = 60 * time.Second
 	httpIdleTimeout    = 120 * time.Second
 	httpMaxHeaderBytes = 64 * 1024
 	maxRequestBodySize = 64 * 1024
+	// maxProfileSeconds bounds the seconds of a CPU profile or trace (pprof
+	// extends the write deadline by what is asked), so an operator is never
+	// locked out of profiling for long (SPEC §11).
+	maxProfileSeconds = 60
 )
 
 // httpServer routes the HTTP API. One instance serves both the plain and
@@ -35,6 +41,7 @@ const (
 type httpServer struct {
 	nsqlookupd *NSQLookupd
 	router     *httprouter.Router
+	acl        *adminACL
 	// metrics is nil unless --metrics is set.
 	metrics *promMetrics
 	// topicsBody caches the last /topics answer.
@@ -42,6 +49,87 @@ type httpServer struct {
 }
 
 var _ http.Handler = (*httpServer)(nil)
+
+// access is who may call a route (SPEC §10).
+type access int
+
+const (
+	// accessOpen routes answer everyone: /ping, /info.
+	accessOpen access = iota
+	// accessRead routes serve consumers: reader authentication applies to
+	// them once configured.
+	accessRead
+	// accessOperator routes administer the daemon or expose all of it.
+	accessOperator
+)
+
+// route is one endpoint of the HTTP API. Adding an endpoint is adding a row
+// to routes: the row registers it, names it in metrics and sets who may
+// call it.
+type route struct {
+	methods []string
+	path    string
+	// label names the route in metrics; the path if empty. Rows sharing a
+	// label share the series, which keeps the label set small.
+	label   string
+	access  access
+	handler http_api.APIHandler
+}
+
+// metricLabel returns the route's label in metrics.
+func (rt *route) metricLabel() string {
+	if rt.label != "" {
+		return rt.label
+	}
+	return rt.path
+}
+
+// adminGuarded reports whether the --http-admin-allow list applies to the
+// route. SPEC §10 puts every operator route behind it; until that lands only
+// the operator routes that change the store (POST only) are, as before.
+func (rt *route) adminGuarded() bool {
+	return rt.access == accessOperator && slices.Equal(rt.methods, methodsPOST)
+}
+
+// Method sets of the route table.
+var (
+	methodsGET     = []string{http.MethodGet}
+	methodsPOST    = []string{http.MethodPost}
+	methodsGETPOST = []string{http.MethodGet, http.MethodPost}
+)
+
+// pprofLabel is the one metric label of every pprof route.
+const pprofLabel = "/debug/pprof"
+
+// routes is the route table of the HTTP API.
+func (s *httpServer) routes() []route {
+	rows := []route{
+		{methods: methodsGET, path: "/ping", access: accessOpen, handler: s.ping},
+		{methods: methodsGET, path: "/info", access: accessOpen, handler: s.info},
+		{methods: methodsGET, path: "/lookup", access: accessRead, handler: s.lookup},
+		{methods: methodsGET, path: "/topics", access: accessRead, handler: s.topics},
+		{methods: methodsGET, path: "/channels", access: accessRead, handler: s.channels},
+		{methods: methodsGET, path: "/nodes", access: accessOperator, handler: s.nodes},
+		{methods: methodsGET, path: "/debug", access: accessOperator, handler: s.debug},
+		{methods: methodsPOST, path: "/topic/create", access: accessOperator, handler: s.createTopic},
+		{methods: methodsPOST, path: "/topic/delete", access: accessOperator, handler: s.deleteTopic},
+		{methods: methodsPOST, path: "/channel/create", access: accessOperator, handler: s.createChannel},
+		{methods: methodsPOST, path: "/channel/delete", access: accessOperator, handler: s.deleteChannel},
+		{methods: methodsPOST, path: "/topic/tombstone", access: accessOperator, handler: s.tombstoneTopic},
+		{methods: methodsGET, path: "/debug/pprof", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Index))},
+		{methods: methodsGET, path: "/debug/pprof/cmdline", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Cmdline))},
+		{methods: methodsGETPOST, path: "/debug/pprof/symbol", label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(http.HandlerFunc(pprof.Symbol))},
+		{methods: methodsGET, path: "/debug/pprof/profile", label: pprofLabel, access: accessOperator, handler: limitProfileSeconds(serveHTTPHandler(http.HandlerFunc(pprof.Profile)))},
+		{methods: methodsGET, path: "/debug/pprof/trace", label: pprofLabel, access: accessOperator, handler: limitProfileSeconds(serveHTTPHandler(http.HandlerFunc(pprof.Trace)))},
+	}
+	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
+		rows = append(rows, route{methods: methodsGET, path: "/debug/pprof/" + name, label: pprofLabel, access: accessOperator, handler: serveHTTPHandler(pprof.Handler(name))})
+	}
+	if s.metrics != nil {
+		rows = append(rows, route{methods: methodsGET, path: "/metrics", access: accessOperator, handler: serveHTTPHandler(s.metrics.handler())})
+	}
+	return rows
+}
 
 func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpServer {
 	logf := http_api.LogFunc(l.logf)
@@ -54,45 +142,65 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http_api.RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
 	})
-	s := &httpServer{nsqlookupd: l, router: router, metrics: metrics}
-
-	v1 := func(h http_api.APIHandler) httprouter.Handle {
-		return http_api.Decorate(h, http_api.V1)
-	}
-	admin := func(h http_api.APIHandler) httprouter.Handle {
-		return http_api.Decorate(acl.guard(h), http_api.V1)
-	}
-	router.Handle("GET", "/ping", http_api.Decorate(s.ping, http_api.PlainText))
-	router.Handle("GET", "/info", v1(s.info))
-	router.Handle("GET", "/debug", v1(s.debug))
-	router.Handle("GET", "/lookup", s.lookup)
-	router.Handle("GET", "/topics", v1(s.topics))
-	router.Handle("GET", "/channels", v1(s.channels))
-	router.Handle("GET", "/nodes", v1(s.nodes))
-	router.Handle("POST", "/topic/create", admin(s.createTopic))
-	router.Handle("POST", "/topic/delete", admin(s.deleteTopic))
-	router.Handle("POST", "/channel/create", admin(s.createChannel))
-	router.Handle("POST", "/channel/delete", admin(s.deleteChannel))
-	router.Handle("POST", "/topic/tombstone", admin(s.tombstoneTopic))
-
-	pprofHandler := func(h http.Handler) httprouter.Handle {
-		return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
-			h.ServeHTTP(w, req)
+	s := &httpServer{nsqlookupd: l, router: router, acl: acl, metrics: metrics}
+	for _, rt := range s.routes() {
+		handle := s.handle(&rt)
+		for _, method := range rt.methods {
+			router.Handle(method, rt.path, handle)
 		}
 	}
-	router.Handle("GET", "/debug/pprof", pprofHandler(http.HandlerFunc(pprof.Index)))
-	router.Handle("GET", "/debug/pprof/cmdline", pprofHandler(http.HandlerFunc(pprof.Cmdline)))
-	router.Handle("GET", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
-	router.Handle("POST", "/debug/pprof/symbol", pprofHandler(http.HandlerFunc(pprof.Symbol)))
-	router.Handle("GET", "/debug/pprof/profile", pprofHandler(http.HandlerFunc(pprof.Profile)))
-	router.Handle("GET", "/debug/pprof/trace", pprofHandler(http.HandlerFunc(pprof.Trace)))
-	for _, name := range []string{"heap", "goroutine", "block", "threadcreate", "allocs", "mutex"} {
-		router.Handle("GET", "/debug/pprof/"+name, pprofHandler(pprof.Handler(name)))
-	}
-	if metrics != nil {
-		router.Handle("GET", "/metrics", pprofHandler(metrics.handler()))
-	}
 	return s
+}
+
+// handle is the one decorator chain every route goes through: the route's
+// metric label is recorded, the access check of its class runs, then the
+// handler, whose result V1 writes.
+func (s *httpServer) handle(rt *route) httprouter.Handle {
+	h := rt.handler
+	if rt.adminGuarded() {
+		h = s.acl.guard(h)
+	}
+	respond := http_api.V1(h)
+	label := rt.metricLabel()
+	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
+		if rec, ok := w.(*http_api.StatusRecorder); ok {
+			rec.Route = label
+		}
+		respond(w, req, ps)
+	}
+}
+
+// serveHTTPHandler adapts a handler that writes its own response (pprof,
+// Prometheus) to the API handler signature.
+func serveHTTPHandler(h http.Handler) http_api.APIHandler {
+	return func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) (interface{}, error) {
+		h.ServeHTTP(w, req)
+		return http_api.Written{}, nil
+	}
+}
+
+// limitProfileSeconds refuses a CPU profile or trace asked to run longer
+// than maxProfileSeconds with 400 INVALID_ARG_SECONDS, before it starts. A
+// value that is not a number is left to pprof, which uses its default.
+func limitProfileSeconds(h http_api.APIHandler) http_api.APIHandler {
+	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+		rp, err := params(req)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := rp.Get("seconds"); ok && !profileSecondsAllowed(v) {
+			return nil, http_api.Err{Code: http.StatusBadRequest, Text: "INVALID_ARG_SECONDS"}
+		}
+		return h(w, req, ps)
+	}
+}
+
+// profileSecondsAllowed reports whether a seconds parameter may reach pprof:
+// anything that is not a number (pprof then uses its default), or a number
+// of at most maxProfileSeconds. NaN and infinities are refused.
+func profileSecondsAllowed(v string) bool {
+	seconds, err := strconv.ParseFloat(v, 64)
+	return err != nil || seconds <= maxProfileSeconds
 }
 
 // newHTTPServer returns an http.Server with the daemon's limits for handler.
@@ -133,12 +241,18 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
 	}
 	if s.metrics != nil {
-		s.metrics.observe(routeLabel(req.URL.Path), code, elapsed)
+		label := rec.Route
+		if label == "" {
+			// No route served it (404, 405, OPTIONS, a redirect): one
+			// label for all keeps the series count bounded.
+			label = "other"
+		}
+		s.metrics.observe(label, code, elapsed)
 	}
 }
 
 func (s *httpServer) ping(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return "OK", nil
+	return http_api.PlainText("OK"), nil
 }
 
 func (s *httpServer) info(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
@@ -200,7 +314,7 @@ func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
 func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 	gen := s.nsqlookupd.db.TopicsGeneration()
 	if c := s.topicsBody.Load(); c != nil && c.gen == gen {
-		return c.body, nil
+		return c, nil
 	}
 	// The list may be newer than gen; caching it under gen is still right,
 	// as a later change moves the generation past it.
@@ -209,15 +323,23 @@ func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprou
 	body = append(body, `{"topics":`...)
 	body = http_api.AppendJSONStrings(body, names)
 	body = append(body, '}')
-	s.topicsBody.Store(&encodedTopics{gen: gen, body: body})
-	return http_api.JSON(body), nil
+	c := &encodedTopics{gen: gen, body: body}
+	s.topicsBody.Store(c)
+	return c, nil
 }
 
 // encodedTopics is a /topics body and the topic-set generation it encodes.
+// It is shared by every request it answers and never changes.
 type encodedTopics struct {
 	gen  uint64
-	body http_api.JSON
+	body []byte
 }
+
+// JSON implements http_api.Body.
+func (c *encodedTopics) JSON() []byte { return c.body }
+
+// Release implements http_api.Body; a shared body has nothing to release.
+func (c *encodedTopics) Release() {}
 
 func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 	rp, err := params(req)
@@ -233,35 +355,40 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	}{s.nsqlookupd.db.Channels(topic)}, nil
 }
 
-// lookup answers /lookup, the endpoint every consumer polls. It reuses
-// pooled buffers for the answer, so a request allocates nothing of its own
-// beyond what net/http does.
-func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+// errTopicNotFound is boxed once: /lookup of an absent topic is common
+// enough (a consumer started before any producer) to keep allocation-free.
+var errTopicNotFound error = http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"}
+
+// lookup answers /lookup, the endpoint every consumer polls. The answer is
+// encoded into pooled buffers, which the response writer releases after
+// writing, so a request allocates nothing of its own beyond what net/http
+// does.
+func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) (interface{}, error) {
 	rp, err := params(req)
-	var topic string
-	if err == nil {
-		topic, err = requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
-	}
 	if err != nil {
-		http_api.RespondError(w, err)
-		return
+		return nil, err
+	}
+	topic, err := requiredParam(&rp, "topic", "MISSING_ARG_TOPIC")
+	if err != nil {
+		return nil, err
 	}
 	sc := lookupScratchPool.Get().(*lookupScratch)
 	channels, producers, found := s.nsqlookupd.db.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
 	if !found {
-		http_api.RespondError(w, http_api.Err{Code: http.StatusNotFound, Text: "TOPIC_NOT_FOUND"})
-	} else {
-		sc.body = appendLookupJSON(sc.body[:0], channels, producers)
-		http_api.RespondV1(w, http.StatusOK, sc.body)
+		sc.Release()
+		return nil, errTopicNotFound
 	}
-	sc.release(channels, producers)
+	sc.channels, sc.producers = channels, producers
+	sc.body = appendLookupJSON(sc.body[:0], channels, producers)
+	return sc, nil
 }
 
-// lookupScratch holds the buffers of one /lookup answer.
+// lookupScratch holds the buffers of one /lookup answer; it is the
+// http_api.Body of the answer.
 type lookupScratch struct {
 	channels  []string
 	producers []registry.PeerInfo
-	body      http_api.JSON
+	body      []byte
 }
 
 var lookupScratchPool = sync.Pool{New: func() any { return new(lookupScratch) }}
@@ -270,130 +397,27 @@ var lookupScratchPool = sync.Pool{New: func() any { return new(lookupScratch) }}
 // pool.
 const maxPooledLookupBody = 64 * 1024
 
-// release clears the buffers (so the pool pins no peer strings) and
-// returns them to the pool.
-func (sc *lookupScratch) release(channels []string, producers []registry.PeerInfo) {
+// JSON implements http_api.Body.
+func (sc *lookupScratch) JSON() []byte { return sc.body }
+
+// Release implements http_api.Body: it clears the buffers (so the pool pins
+// no peer strings) and returns them to the pool.
+func (sc *lookupScratch) Release() {
 	if cap(sc.body) > maxPooledLookupBody {
 		return
 	}
-	clear(channels)
-	clear(producers)
-	sc.channels, sc.producers = channels[:0], producers[:0]
+	clear(sc.channels)
+	clear(sc.producers)
+	sc.channels, sc.producers = sc.channels[:0], sc.producers[:0]
 	lookupScratchPool.Put(sc)
 }
 
-// appendLookupJSON encodes a /lookup answer, byte for byte what
-// encoding/json makes of {"channels":[...],"producers":[PeerInfo...]},
-// without reflection.
-func appendLookupJSON(dst []byte, channels []string, producers []registry.PeerInfo) http_api.JSON {
-	dst = append(dst, `{"channels":`...)
-	dst = http_api.AppendJSONStrings(dst, channels)
-	dst = append(dst, `,"producers":[`...)
-	for i := range producers {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendPeerFieldsJSON(append(dst, '{'), &producers[i])
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
-// appendPeerFieldsJSON appends the members of a peer object, in PeerInfo's
-// field order, without the enclosing braces.
-func appendPeerFieldsJSON(dst []byte, p *registry.PeerInfo) []byte {
-	dst = append(dst, `"remote_address":`...)
-	dst = http_api.AppendJSONString(dst, p.RemoteAddress)
-	dst = append(dst, `,"hostname":`...)
-	dst = http_api.AppendJSONString(dst, p.Hostname)
-	dst = append(dst, `,"broadcast_address":`...)
-	dst = http_api.AppendJSONString(dst, p.BroadcastAddress)
-	dst = append(dst, `,"tcp_port":`...)
-	dst = strconv.AppendInt(dst, int64(p.TCPPort), 10)
-	dst = append(dst, `,"http_port":`...)
-	dst = strconv.AppendInt(dst, int64(p.HTTPPort), 10)
-	dst = append(dst, `,"version":`...)
-	dst = http_api.AppendJSONString(dst, p.Version)
-	dst = append(dst, `,"topology_zone":`...)
-	dst = http_api.AppendJSONString(dst, p.TopologyZone)
-	dst = append(dst, `,"topology_region":`...)
-	return http_api.AppendJSONString(dst, p.TopologyRegion)
-}
-
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return appendNodesJSON(nil, s.nsqlookupd.db.Nodes()), nil
-}
-
-// appendNodesJSON encodes a /nodes answer, byte for byte what encoding/json
-// makes of {"producers":[...]} with each node a PeerInfo plus "tombstones"
-// and "topics", without reflection.
-func appendNodesJSON(dst []byte, nodes []registry.NodeInfo) http_api.JSON {
-	size := 32
-	for i := range nodes {
-		size += 256 + len(nodes[i].Topics)*8
-		for _, t := range nodes[i].Topics {
-			size += len(t)
-		}
-	}
-	if dst == nil {
-		dst = make([]byte, 0, size)
-	}
-	dst = append(dst, `{"producers":[`...)
-	for i := range nodes {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendPeerFieldsJSON(append(dst, '{'), &nodes[i].PeerInfo)
-		dst = append(dst, `,"tombstones":`...)
-		dst = http_api.AppendJSONBools(dst, nodes[i].Tombstones)
-		dst = append(dst, `,"topics":`...)
-		dst = http_api.AppendJSONStrings(dst, nodes[i].Topics)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
-// debugPeer is one peer of one registration in /debug; fields are in sorted
-// key order.
-type debugPeer struct {
-	BroadcastAddress string `json:"broadcast_address"`
-	Hostname         string `json:"hostname"`
-	HTTPPort         int    `json:"http_port"`
-	ID               string `json:"id"`
-	LastUpdate       int64  `json:"last_update"`
-	RemoteAddress    string `json:"remote_address"`
-	TCPPort          int    `json:"tcp_port"`
-	Tombstoned       bool   `json:"tombstoned"`
-	TombstonedAt     int64  `json:"tombstoned_at"`
-	TopologyRegion   string `json:"topology_region"`
-	TopologyZone     string `json:"topology_zone"`
-	Version          string `json:"version"`
+	return http_api.JSON(appendNodesJSON(nil, s.nsqlookupd.db.Nodes())), nil
 }
 
 func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	regs := s.nsqlookupd.db.Debug()
-	data := make(map[string][]debugPeer, len(regs))
-	for _, r := range regs {
-		peers := make([]debugPeer, len(r.Producers))
-		for i, p := range r.Producers {
-			peers[i] = debugPeer{
-				BroadcastAddress: p.BroadcastAddress,
-				Hostname:         p.Hostname,
-				HTTPPort:         p.HTTPPort,
-				ID:               p.RemoteAddress,
-				LastUpdate:       p.LastUpdate,
-				RemoteAddress:    p.RemoteAddress,
-				TCPPort:          p.TCPPort,
-				Tombstoned:       p.Tombstoned,
-				TombstonedAt:     p.TombstonedAt,
-				TopologyRegion:   p.TopologyRegion,
-				TopologyZone:     p.TopologyZone,
-				Version:          p.Version,
-			}
-		}
-		data[r.Category+":"+r.Key+":"+r.SubKey] = peers
-	}
-	return data, nil
+	return http_api.JSON(appendDebugJSON(nil, s.nsqlookupd.db.Debug())), nil
 }
 
 func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {

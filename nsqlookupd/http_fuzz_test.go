@@ -256,8 +256,8 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 	case "GET /nodes":
 		h.checkNodes(what, body)
 	case "GET /debug":
-		var regs map[string][]map[string]interface{}
-		if err := json.Unmarshal(body, &regs); err != nil {
+		var regs map[string][]specDebugPeer
+		if err := decodeStrictJSON(body, &regs); err != nil {
 			t.Fatalf("%s: /debug shape: %v", what, err)
 		}
 		for key := range regs {
@@ -265,6 +265,7 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 				t.Fatalf("%s: /debug key %q", what, key)
 			}
 		}
+		h.expectBody(what, body, specDebugOf(h.l.db.Debug()))
 	case "GET /info":
 	default:
 		t.Fatalf("%s: 200 from an unexpected route", what)
@@ -340,11 +341,7 @@ func (h *fuzzHTTP) checkLookup(what, topic string, body []byte) {
 		h.t.Fatalf("%s: topic %q is not registered", what, topic)
 	}
 	_, producers, _ := h.l.db.Lookup(topic)
-	peers := []specPeer{}
-	for _, p := range producers {
-		peers = append(peers, specPeerOf(p))
-	}
-	h.expectBody(what, body, lookupResponse{h.modelChannels(topic), peers})
+	h.expectBody(what, body, lookupResponse{Channels: h.modelChannels(topic), Producers: specPeersOf(producers)})
 }
 
 // checkNodes compares a /nodes body with the store's nodes, encoded by

@@ -13,7 +13,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/nsqlookupd/nsqlookupd/internal/http_api"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
 )
 
@@ -62,10 +61,13 @@ func hardenedLookupd(t *testing.T) (*NSQLookupd, *test.Logger, func(t *testing.T
 		if !ok {
 			t.Fatalf("HTTP handler is %T, not *httpServer", l.httpServer.Handler)
 		}
-		s.router.Handle("GET", hardenedPanicPath, http_api.Decorate(
-			func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error) {
+		// Through the same chain as the route table's rows.
+		s.router.Handle("GET", hardenedPanicPath, s.handle(&route{
+			methods: methodsGET, path: hardenedPanicPath, access: accessOpen,
+			handler: func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error) {
 				panic("deliberate test panic")
-			}, http_api.V1))
+			},
+		}))
 	})
 	c := apiProducer(t, l, "alive.example", 4150, 4151, "alive ch")
 	want := `{"channels":["ch"],"producers":[` + apiPeerJSON(c, "alive.example", 4150, 4151) + `]}`

@@ -570,10 +570,18 @@ func TestHTTPDebug(t *testing.T) {
 		}
 		delete(p, "last_update")
 		got, _ := json.Marshal(p)
-		want := fmt.Sprintf(`{"broadcast_address":"d.example","hostname":"d.example-host","http_port":4151,"id":"%s","remote_address":"%s","tcp_port":4150,"tombstoned":false,"tombstoned_at":%s,"topology_region":"","topology_zone":"","version":"1.3.0"}`,
-			addr, addr, apiZeroTombstonedAt)
+		want := fmt.Sprintf(`{"broadcast_address":"d.example","hostname":"d.example-host","http_port":4151,"id":"%s","tcp_port":4150,"tombstoned":false,"tombstoned_at":%s,"topology_region":"","topology_zone":"","version":"1.3.0"}`,
+			addr, apiZeroTombstonedAt)
 		apiExpectJSON(t, want, got, key)
 	}
+	// Exactly SPEC §6's keys, byte for byte what encoding/json writes for
+	// them: no key more (remote_address repeated id), none missing, in
+	// sorted order.
+	var strict map[string][]specDebugPeer
+	test.Nil(t, decodeStrictJSON(r.body, &strict), "decode /debug with SPEC §6's keys only", string(r.body))
+	reencoded, err := json.Marshal(strict)
+	test.Nil(t, err, "encode /debug")
+	test.Equal(t, string(reencoded), string(r.body), "/debug body")
 
 	// Tombstones show up in the topic key only, with their time.
 	tombBefore := time.Now().UnixNano()
@@ -731,6 +739,21 @@ func TestHTTPPprof(t *testing.T) {
 	}
 	r := apiCall(t, l, "POST", "/debug/pprof/symbol", strings.NewReader("0x0"), nil)
 	test.Equal(t, http.StatusOK, r.status, "POST symbol status")
+
+	// A profile or trace longer than a minute is refused before it starts:
+	// the client gives up long before one would end.
+	quick := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace"} {
+		for _, seconds := range []string{"61", "3600", "1e9"} {
+			target := path + "?seconds=" + seconds
+			apiExpectError(t, apiCallWith(t, quick, l, "GET", target, nil, nil), http.StatusBadRequest, "INVALID_ARG_SECONDS", target)
+		}
+	}
+	r = apiCallWith(t, quick, l, "GET", "/debug/pprof/trace?seconds=1", nil, nil)
+	test.Equal(t, http.StatusOK, r.status, "trace of 1s; body", string(r.body))
+	if len(r.body) == 0 {
+		t.Fatalf("trace of 1s: empty body")
+	}
 }
 
 // The §9 differences from upstream, one test each.

@@ -18,6 +18,10 @@ type identifyFields struct {
 	Version          string `json:"version"`
 	TopologyZone     string `json:"topology_zone"`
 	TopologyRegion   string `json:"topology_region"`
+	// RemoteAddress is never used (the connection's address is), but it is
+	// decoded so that a body with a remote_address that is not a string is
+	// refused, as upstream refuses it.
+	RemoteAddress string `json:"remote_address"`
 }
 
 // Limits of IDENTIFY fields: a host name's length in DNS, and room for any
@@ -33,7 +37,7 @@ const (
 // control characters (they would forge log lines), ports in 1..65535.
 func (f *identifyFields) validate() error {
 	if f.BroadcastAddress == "" || f.TCPPort == 0 || f.HTTPPort == 0 || f.Version == "" {
-		return protocol.NewFatalClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
+		return protocol.NewClientErr(nil, "E_BAD_BODY", "IDENTIFY missing fields")
 	}
 	for _, field := range []struct {
 		name  string
@@ -47,11 +51,11 @@ func (f *identifyFields) validate() error {
 		{"topology_region", f.TopologyRegion, maxHostField},
 	} {
 		if len(field.value) > field.max {
-			return protocol.NewFatalClientErr(nil, "E_BAD_BODY",
+			return protocol.NewClientErr(nil, "E_BAD_BODY",
 				fmt.Sprintf("IDENTIFY %s longer than %d bytes", field.name, field.max))
 		}
 		if hasControl(field.value) {
-			return protocol.NewFatalClientErr(nil, "E_BAD_BODY",
+			return protocol.NewClientErr(nil, "E_BAD_BODY",
 				fmt.Sprintf("IDENTIFY %s contains a control character", field.name))
 		}
 	}
@@ -60,7 +64,7 @@ func (f *identifyFields) validate() error {
 		value int
 	}{{"tcp_port", f.TCPPort}, {"http_port", f.HTTPPort}} {
 		if port.value < 1 || port.value > maxPort {
-			return protocol.NewFatalClientErr(nil, "E_BAD_BODY",
+			return protocol.NewClientErr(nil, "E_BAD_BODY",
 				fmt.Sprintf("IDENTIFY %s %d is not in 1..%d", port.name, port.value, maxPort))
 		}
 	}

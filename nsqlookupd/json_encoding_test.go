@@ -1,10 +1,13 @@
 package nsqlookupd
 
 import (
-	"github.com/nsqlookupd/nsqlookupd/internal/registry"
-
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 )
 
 // The hand-written encoders of /lookup and /nodes must produce exactly the
@@ -82,6 +85,115 @@ func specPeerOf(p registry.PeerInfo) specPeer {
 		RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
 		TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,
 		TopologyZone: p.TopologyZone, TopologyRegion: p.TopologyRegion,
+	}
+}
+
+// specPeersOf converts the store's peers; never nil, as /lookup lists [].
+func specPeersOf(peers []registry.PeerInfo) []specPeer {
+	out := make([]specPeer, len(peers))
+	for i, p := range peers {
+		out[i] = specPeerOf(p)
+	}
+	return out
+}
+
+// specDebugPeer is a /debug peer object as SPEC §6 lists it: exactly these
+// keys, in sorted order as upstream writes them. Decoded with
+// decodeStrictJSON, a key it lacks (remote_address, say) fails the decode.
+type specDebugPeer struct {
+	BroadcastAddress string `json:"broadcast_address"`
+	Hostname         string `json:"hostname"`
+	HTTPPort         int    `json:"http_port"`
+	ID               string `json:"id"`
+	LastUpdate       int64  `json:"last_update"`
+	TCPPort          int    `json:"tcp_port"`
+	Tombstoned       bool   `json:"tombstoned"`
+	TombstonedAt     int64  `json:"tombstoned_at"`
+	TopologyRegion   string `json:"topology_region"`
+	TopologyZone     string `json:"topology_zone"`
+	Version          string `json:"version"`
+}
+
+func specDebugPeerOf(p registry.DebugProducer) specDebugPeer {
+	return specDebugPeer{
+		BroadcastAddress: p.BroadcastAddress, Hostname: p.Hostname, HTTPPort: p.HTTPPort, ID: p.RemoteAddress,
+		LastUpdate: p.LastUpdate, TCPPort: p.TCPPort, Tombstoned: p.Tombstoned, TombstonedAt: p.TombstonedAt,
+		TopologyRegion: p.TopologyRegion, TopologyZone: p.TopologyZone, Version: p.Version,
+	}
+}
+
+// specDebugOf is the /debug answer SPEC §6 describes for regs, as a map
+// encoding/json encodes with sorted keys.
+func specDebugOf(regs []registry.DebugRegistration) map[string][]specDebugPeer {
+	out := make(map[string][]specDebugPeer, len(regs))
+	for _, r := range regs {
+		peers := make([]specDebugPeer, len(r.Producers))
+		for i, p := range r.Producers {
+			peers[i] = specDebugPeerOf(p)
+		}
+		out[r.Category+":"+r.Key+":"+r.SubKey] = peers
+	}
+	return out
+}
+
+// decodeStrictJSON decodes exactly one JSON value from data into v,
+// refusing keys v has no field for.
+func decodeStrictJSON(data []byte, v interface{}) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// TestHandEncodedDebugMatchesEncodingJSON checks /debug's encoder against
+// encoding/json of the shape SPEC §6 lists, on peers whose fields need
+// escaping, in keys that sort differently from their input order.
+func TestHandEncodedDebugMatchesEncodingJSON(t *testing.T) {
+	peer := func(id, text string, tombstoned bool) registry.DebugProducer {
+		p := registry.DebugProducer{
+			PeerInfo: registry.PeerInfo{RemoteAddress: id, Hostname: text, BroadcastAddress: "b<" + text,
+				TCPPort: 4150, HTTPPort: -1, Version: text + "\u2028", TopologyZone: "z\xff", TopologyRegion: text},
+			LastUpdate:   1_700_000_000_123_456_789,
+			TombstonedAt: time.Time{}.UnixNano(),
+		}
+		if tombstoned {
+			p.Tombstoned, p.TombstonedAt = true, 1_700_000_001_000_000_000
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		regs []registry.DebugRegistration
+	}{
+		{"empty", nil},
+		{"one client", []registry.DebugRegistration{{Category: "client", Producers: []registry.DebugProducer{peer("127.0.0.1:5000", "h", false)}}}},
+		{"several", []registry.DebugRegistration{
+			{Category: "topic", Key: "t#ephemeral", Producers: []registry.DebugProducer{peer("[::1]:1", "\"q\"\n", true), peer("10.0.0.1:2", "&", false)}},
+			{Category: "client", Producers: []registry.DebugProducer{peer("[::1]:1", "\"q\"\n", false), peer("10.0.0.1:2", "&", false)}},
+			{Category: "channel", Key: "t#ephemeral", SubKey: "c", Producers: []registry.DebugProducer{peer("10.0.0.1:2", "&", false)}},
+			{Category: "topic", Key: "T", Producers: []registry.DebugProducer{peer("10.0.0.1:2", "&", false)}},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(specDebugOf(tc.regs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := appendDebugJSON(nil, tc.regs)
+			if string(got) != string(want) {
+				t.Fatalf("got  %s\nwant %s", got, want)
+			}
+			var decoded map[string][]specDebugPeer
+			if err := decodeStrictJSON(got, &decoded); err != nil {
+				t.Fatalf("/debug body does not have exactly the keys of SPEC §6: %v", err)
+			}
+		})
 	}
 }
 

@@ -5,10 +5,6 @@ import (
 	"sync/atomic"
 )
 
-// v1Commands are the command names counted one by one; anything else is
-// counted as "other".
-var v1Commands = [...]string{"PING", "IDENTIFY", "REGISTER", "UNREGISTER", "other"}
-
 // counters are the daemon's event counts, kept as plain atomics so the hot
 // paths pay one atomic add; the metrics endpoint reads them on scrape.
 type counters struct {
@@ -22,8 +18,9 @@ type counters struct {
 	// --max-registrations-per-client [0] and --max-registrations [1].
 	registrationsRefused [2]atomic.Uint64
 
-	// commands counts V1 commands by index in v1Commands, then [ok, error].
-	commands [len(v1Commands)][2]atomic.Uint64
+	// commands counts V1 commands by index from v1CommandIndex (rows of
+	// v1Commands, then unknown commands), then [ok, error].
+	commands [][2]atomic.Uint64
 
 	// errorCodesMu guards errorCodes.
 	errorCodesMu sync.Mutex
@@ -31,18 +28,15 @@ type counters struct {
 }
 
 func newCounters() *counters {
-	return &counters{errorCodes: make(map[string]uint64)}
+	return &counters{
+		commands:   make([][2]atomic.Uint64, len(v1Commands)+1),
+		errorCodes: make(map[string]uint64),
+	}
 }
 
-// command counts one V1 command by its name and outcome.
-func (c *counters) command(name string, ok bool) {
-	i := len(v1Commands) - 1
-	for j, known := range v1Commands[:len(v1Commands)-1] {
-		if name == known {
-			i = j
-			break
-		}
-	}
+// command counts one V1 command, by its index from v1CommandIndex, and its
+// outcome.
+func (c *counters) command(i int, ok bool) {
 	result := 0
 	if !ok {
 		result = 1

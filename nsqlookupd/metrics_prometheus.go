@@ -3,7 +3,6 @@ package nsqlookupd
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,24 +51,6 @@ func (m *promMetrics) handler() http.Handler {
 func (m *promMetrics) observe(route string, code int, elapsed time.Duration) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(elapsed.Seconds())
-}
-
-// routeLabel bounds the route label to the known routes.
-func routeLabel(path string) string {
-	if _, ok := knownRoutes[path]; ok {
-		return path
-	}
-	if strings.HasPrefix(path, "/debug/pprof") {
-		return "/debug/pprof"
-	}
-	return "other"
-}
-
-var knownRoutes = map[string]struct{}{
-	"/ping": {}, "/info": {}, "/debug": {}, "/lookup": {}, "/topics": {},
-	"/channels": {}, "/nodes": {}, "/topic/create": {}, "/topic/delete": {},
-	"/channel/create": {}, "/channel/delete": {}, "/topic/tombstone": {},
-	"/metrics": {},
 }
 
 var (
@@ -140,9 +121,9 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRegistrationsRefused, l.metrics.registrationsRefused[0].Load(), "max_registrations_per_client")
 	counter(descRegistrationsRefused, l.metrics.registrationsRefused[1].Load(), "max_registrations")
 	counter(descTCPClosed, l.metrics.tcpClosed.Load())
-	for i, name := range v1Commands {
-		counter(descCommands, l.metrics.commands[i][0].Load(), name, "ok")
-		counter(descCommands, l.metrics.commands[i][1].Load(), name, "error")
+	for i := range l.metrics.commands {
+		counter(descCommands, l.metrics.commands[i][0].Load(), v1CommandLabel(i), "ok")
+		counter(descCommands, l.metrics.commands[i][1].Load(), v1CommandLabel(i), "error")
 	}
 	for code, n := range l.metrics.errorCodeCounts() {
 		counter(descProtocolErrors, n, code)

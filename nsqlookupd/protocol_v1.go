@@ -46,30 +46,27 @@ func (p *lookupProtocolV1) ioLoop(c *clientV1) error {
 		if err != nil {
 			switch {
 			case errors.Is(err, bufio.ErrBufferFull):
-				err = protocol.NewFatalClientErr(err, "E_INVALID",
+				err = protocol.NewClientErr(err, "E_INVALID",
 					fmt.Sprintf("command line longer than %d bytes", l.opts.MaxCommandSize))
-				p.sendError(c, "", err)
+				p.sendError(c, err)
 			case isTimeout(err):
-				err = protocol.NewFatalClientErr(err, "E_TIMEOUT",
+				err = protocol.NewClientErr(err, "E_TIMEOUT",
 					fmt.Sprintf("no command received within %s", l.opts.ClientTimeout))
-				p.sendError(c, "", err)
+				p.sendError(c, err)
 			}
 			break
 		}
 
 		params := strings.Split(string(bytes.TrimSpace(line)), " ")
+		cmd := v1CommandIndex(params[0])
 		var response []byte
-		response, err = p.exec(c, params)
+		response, err = p.exec(c, cmd, params)
+		l.metrics.command(cmd, err == nil)
 		if err != nil {
-			p.sendError(c, params[0], err)
-			if protocol.IsFatalClientErr(err) {
-				break
-			}
-			continue
+			p.sendError(c, err)
+			break
 		}
-		if response != nil {
-			p.writeFrame(c, response)
-		}
+		p.writeFrame(c, response)
 	}
 	p.flush(c)
 
@@ -82,11 +79,11 @@ func (p *lookupProtocolV1) ioLoop(c *clientV1) error {
 }
 
 // sendError logs err, counts it and sends it to the client as a frame.
-func (p *lookupProtocolV1) sendError(c *clientV1, command string, err error) {
+func (p *lookupProtocolV1) sendError(c *clientV1, err error) {
 	l := p.nsqlookupd
 	var ce *protocol.ClientErr
 	if !errors.As(err, &ce) {
-		ce = protocol.NewFatalClientErr(err, "E_INVALID", err.Error())
+		ce = protocol.NewClientErr(err, "E_INVALID", err.Error())
 	}
 	cause := ""
 	if ce.Cause != nil {
@@ -94,9 +91,6 @@ func (p *lookupProtocolV1) sendError(c *clientV1, command string, err error) {
 	}
 	l.logf(LOG_ERROR, "[%s] - %s", c, logSafe(ce.Error()+cause))
 	l.metrics.protocolErrors(ce.Code)
-	if command != "" {
-		l.metrics.command(command, false)
-	}
 	p.writeFrame(c, []byte(ce.Error()))
 	p.flush(c)
 }
@@ -130,29 +124,65 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// exec runs one command. Every error it returns is fatal to the connection.
-func (p *lookupProtocolV1) exec(c *clientV1, params []string) ([]byte, error) {
-	var response []byte
-	var err error
-	switch params[0] {
-	case "PING":
-		response, err = p.ping(c)
-	case "IDENTIFY":
-		response, err = p.identify(c)
-	case "REGISTER":
-		response, err = p.register(c, params[1:])
-	case "UNREGISTER":
-		response, err = p.unregister(c, params[1:])
-	default:
-		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", fmt.Sprintf("invalid command %s", params[0]))
-	}
-	if err == nil {
-		p.nsqlookupd.metrics.command(params[0], true)
-	}
-	return response, err
+// v1Command is one command of the V1 protocol: adding a command is adding
+// a row to v1Commands, which dispatches it, applies the IDENTIFY rule and
+// names it in metrics.
+type v1Command struct {
+	name string
+	// needsIdentify refuses the command on a connection that has not
+	// identified yet, before its parameters are looked at.
+	needsIdentify bool
+	// run executes the command with the parameters after its name and
+	// returns the reply frame.
+	run func(p *lookupProtocolV1, c *clientV1, params []string) ([]byte, error)
 }
 
-func (p *lookupProtocolV1) ping(c *clientV1) ([]byte, error) {
+// v1Commands is the command table of the V1 protocol.
+var v1Commands = [...]v1Command{
+	{name: "PING", run: (*lookupProtocolV1).ping},
+	{name: "IDENTIFY", run: (*lookupProtocolV1).identify},
+	{name: "REGISTER", needsIdentify: true, run: (*lookupProtocolV1).register},
+	{name: "UNREGISTER", needsIdentify: true, run: (*lookupProtocolV1).unregister},
+}
+
+// unknownCommand is the index v1CommandIndex gives a name that is not in
+// v1Commands; metrics count such commands as "other".
+const unknownCommand = len(v1Commands)
+
+// v1CommandIndex returns the row of v1Commands named name, or unknownCommand.
+func v1CommandIndex(name string) int {
+	for i := range v1Commands {
+		if v1Commands[i].name == name {
+			return i
+		}
+	}
+	return unknownCommand
+}
+
+// v1CommandLabel names the command at index i (from v1CommandIndex) in
+// metrics.
+func v1CommandLabel(i int) string {
+	if i == unknownCommand {
+		return "other"
+	}
+	return v1Commands[i].name
+}
+
+// exec runs the command at index cmd (from v1CommandIndex) with the line's
+// params, the command name first. Every error it returns is fatal to the
+// connection.
+func (p *lookupProtocolV1) exec(c *clientV1, cmd int, params []string) ([]byte, error) {
+	if cmd == unknownCommand {
+		return nil, protocol.NewClientErr(nil, "E_INVALID", fmt.Sprintf("invalid command %s", params[0]))
+	}
+	row := &v1Commands[cmd]
+	if row.needsIdentify && c.peer == nil {
+		return nil, protocol.NewClientErr(nil, "E_INVALID", "client must IDENTIFY")
+	}
+	return row.run(p, c, params[1:])
+}
+
+func (p *lookupProtocolV1) ping(c *clientV1, _ []string) ([]byte, error) {
 	if c.peer != nil {
 		// A PING may come before IDENTIFY; only an identified peer has a
 		// last-seen time to refresh.
@@ -176,21 +206,21 @@ type identifyReply struct {
 	Version          string `json:"version"`
 }
 
-func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
+func (p *lookupProtocolV1) identify(c *clientV1, _ []string) ([]byte, error) {
 	l := p.nsqlookupd
 	if c.peer != nil {
-		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "cannot IDENTIFY again")
+		return nil, protocol.NewClientErr(nil, "E_INVALID", "cannot IDENTIFY again")
 	}
 
 	c.forceReadDeadline(l.opts.ClientTimeout)
 	var size [4]byte
 	if _, err := io.ReadFull(c.reader, size[:]); err != nil {
-		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body size")
+		return nil, protocol.NewClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body size")
 	}
 	// The length is signed on the wire; check it before allocating anything.
 	bodyLen := int64(int32(binary.BigEndian.Uint32(size[:])))
 	if bodyLen <= 0 || bodyLen > l.opts.MaxBodySize {
-		return nil, protocol.NewFatalClientErr(nil, "E_BAD_BODY",
+		return nil, protocol.NewClientErr(nil, "E_BAD_BODY",
 			fmt.Sprintf("IDENTIFY invalid body size %d (must be 1 to %d)", bodyLen, l.opts.MaxBodySize))
 	}
 	// ReadAll grows with what actually arrives, so a client declaring a
@@ -200,12 +230,12 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body")
+		return nil, protocol.NewClientErr(err, "E_BAD_BODY", "IDENTIFY failed to read body")
 	}
 
 	var info identifyFields
 	if err := json.Unmarshal(body, &info); err != nil {
-		return nil, protocol.NewFatalClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
+		return nil, protocol.NewClientErr(err, "E_BAD_BODY", "IDENTIFY failed to decode JSON body")
 	}
 	if err := info.validate(); err != nil {
 		return nil, err
@@ -238,26 +268,23 @@ func (p *lookupProtocolV1) identify(c *clientV1) ([]byte, error) {
 // an optional channel (an empty second parameter means none).
 func topicChannelParams(command string, params []string) (topic, channel string, err error) {
 	if len(params) == 0 {
-		return "", "", protocol.NewFatalClientErr(nil, "E_INVALID", command+" insufficient number of params")
+		return "", "", protocol.NewClientErr(nil, "E_INVALID", command+" insufficient number of params")
 	}
 	topic = params[0]
 	if len(params) >= 2 {
 		channel = params[1]
 	}
 	if !protocol.IsValidTopicName(topic) {
-		return "", "", protocol.NewFatalClientErr(nil, "E_BAD_TOPIC", fmt.Sprintf("%s topic name '%s' is not valid", command, topic))
+		return "", "", protocol.NewClientErr(nil, "E_BAD_TOPIC", fmt.Sprintf("%s topic name '%s' is not valid", command, topic))
 	}
 	if channel != "" && !protocol.IsValidChannelName(channel) {
-		return "", "", protocol.NewFatalClientErr(nil, "E_BAD_CHANNEL", fmt.Sprintf("%s channel name '%s' is not valid", command, channel))
+		return "", "", protocol.NewClientErr(nil, "E_BAD_CHANNEL", fmt.Sprintf("%s channel name '%s' is not valid", command, channel))
 	}
 	return topic, channel, nil
 }
 
 func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error) {
 	l := p.nsqlookupd
-	if c.peer == nil {
-		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "client must IDENTIFY")
-	}
 	topic, channel, err := topicChannelParams("REGISTER", params)
 	if err != nil {
 		return nil, err
@@ -265,7 +292,7 @@ func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error
 	added, err := l.db.Register(c.peer, topic, channel)
 	if err != nil {
 		limit, max := l.registrationRefused(err, c.String())
-		return nil, protocol.NewFatalClientErr(err, "E_TOO_MANY_REGISTRATIONS",
+		return nil, protocol.NewClientErr(err, "E_TOO_MANY_REGISTRATIONS",
 			fmt.Sprintf("REGISTER %s (%d) reached", limit, max))
 	}
 	// Guarded like PING's line: a new nsqd registers thousands at once.
@@ -282,9 +309,6 @@ func (p *lookupProtocolV1) register(c *clientV1, params []string) ([]byte, error
 
 func (p *lookupProtocolV1) unregister(c *clientV1, params []string) ([]byte, error) {
 	l := p.nsqlookupd
-	if c.peer == nil {
-		return nil, protocol.NewFatalClientErr(nil, "E_INVALID", "client must IDENTIFY")
-	}
 	topic, channel, err := topicChannelParams("UNREGISTER", params)
 	if err != nil {
 		return nil, err

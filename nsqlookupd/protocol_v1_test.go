@@ -142,21 +142,13 @@ func nodeAddrs(t testing.TB, l *NSQLookupd) []string {
 	return addrs
 }
 
-// v1DebugPeer is one peer of one registration in /debug.
-type v1DebugPeer struct {
-	specPeer
-	ID           string `json:"id"`
-	LastUpdate   int64  `json:"last_update"`
-	Tombstoned   bool   `json:"tombstoned"`
-	TombstonedAt int64  `json:"tombstoned_at"`
-}
-
-// debugState GETs /debug.
-func debugState(t testing.TB, l *NSQLookupd) map[string][]v1DebugPeer {
+// debugState GETs /debug, refusing any peer key SPEC §6 does not list.
+func debugState(t testing.TB, l *NSQLookupd) map[string][]specDebugPeer {
 	t.Helper()
-	var body map[string][]v1DebugPeer
-	status := httpGetJSON(t, l, "/debug", &body)
-	test.Equal(t, http.StatusOK, status, "/debug status")
+	r := apiGet(t, l, "/debug")
+	test.Equal(t, http.StatusOK, r.status, "/debug status")
+	var body map[string][]specDebugPeer
+	test.Nil(t, decodeStrictJSON(r.body, &body), "decode /debug", string(r.body))
 	return body
 }
 
@@ -175,7 +167,7 @@ func debugKeys(t testing.TB, l *NSQLookupd) []string {
 func lastUpdate(t testing.TB, l *NSQLookupd, addr string) int64 {
 	t.Helper()
 	for _, p := range debugState(t, l)["client::"] {
-		if p.RemoteAddress == addr {
+		if p.ID == addr {
 			return p.LastUpdate
 		}
 	}
@@ -244,19 +236,16 @@ func TestV1IdentifyReply(t *testing.T) {
 	got := peers[0]
 	test.Equal(t, true, got.LastUpdate > 0, "last_update set")
 	got.LastUpdate = 0
-	test.Equal(t, v1DebugPeer{
-		specPeer: specPeer{
-			RemoteAddress:    addr,
-			Hostname:         "nsqd-1-host",
-			BroadcastAddress: "nsqd-1.test",
-			TCPPort:          4150,
-			HTTPPort:         4151,
-			Version:          "1.3.0",
-			TopologyZone:     "zone-a",
-			TopologyRegion:   "region-1",
-		},
-		ID:           addr,
-		TombstonedAt: -6795364578871345152,
+	test.Equal(t, specDebugPeer{
+		ID:               addr,
+		Hostname:         "nsqd-1-host",
+		BroadcastAddress: "nsqd-1.test",
+		TCPPort:          4150,
+		HTTPPort:         4151,
+		Version:          "1.3.0",
+		TopologyZone:     "zone-a",
+		TopologyRegion:   "region-1",
+		TombstonedAt:     -6795364578871345152,
 	}, got, "/debug client:: peer")
 	test.Equal(t, []string{addr}, nodeAddrs(t, l), "/nodes")
 

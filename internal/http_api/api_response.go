@@ -26,58 +26,50 @@ func (e Err) Error() string { return e.Text }
 // JSON is a response body that is already encoded JSON; it is written as is.
 type JSON []byte
 
-// APIHandler returns the data of a response, or an error (an Err for a
-// specific status, anything else for 500).
-type APIHandler func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error)
+// Body is an already encoded JSON body handed over by pointer, so returning
+// it from a handler allocates nothing. After writing it the response writer
+// calls Release; a pooled buffer goes back to its pool there.
+type Body interface {
+	// JSON returns the encoded body; it stays valid until Release.
+	JSON() []byte
+	// Release tells the owner the body has been written.
+	Release()
+}
 
-// Decorator wraps an APIHandler.
-type Decorator func(APIHandler) APIHandler
+// PlainText is a text body written without the API's headers, for the
+// endpoints that are not part of the v1 API (/ping).
+type PlainText string
+
+// Written is returned by a handler that wrote the whole response itself
+// (pprof, the Prometheus handler); nothing more is written for it.
+type Written struct{}
+
+// APIHandler returns the data of a response, or an error (an Err for a
+// specific status, anything else for 500). The data is a PlainText, Written,
+// or anything RespondV1 accepts.
+type APIHandler func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error)
 
 // LogFunc is the daemon's leveled log function.
 type LogFunc func(level lg.LogLevel, f string, args ...interface{})
 
-// Decorate applies ds to f, the first one innermost, and returns an
-// httprouter handle.
-func Decorate(f APIHandler, ds ...Decorator) httprouter.Handle {
-	decorated := f
-	for _, d := range ds {
-		decorated = d(decorated)
-	}
+// V1 returns the httprouter handle that runs f and writes its result: an
+// error as an API error, a PlainText as text, nothing for Written, anything
+// else as an NSQ v1 API response (RespondV1).
+func V1(f APIHandler) httprouter.Handle {
 	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
-		decorated(w, req, ps)
-	}
-}
-
-// V1 writes the handler's result as an NSQ v1 API response.
-func V1(f APIHandler) APIHandler {
-	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
 		data, err := f(w, req, ps)
 		if err != nil {
-			RespondV1(w, errStatus(err), err)
-			return nil, nil
+			RespondError(w, err)
+			return
 		}
-		RespondV1(w, http.StatusOK, data)
-		return nil, nil
-	}
-}
-
-// PlainText writes the handler's string result as a text body.
-func PlainText(f APIHandler) APIHandler {
-	return func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-		code := http.StatusOK
-		data, err := f(w, req, ps)
-		if err != nil {
-			code = errStatus(err)
-			data = err.Error()
-		}
-		w.WriteHeader(code)
 		switch d := data.(type) {
-		case string:
-			io.WriteString(w, d)
-		case []byte:
-			w.Write(d)
+		case Written:
+		case PlainText:
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, string(d))
+		default:
+			RespondV1(w, http.StatusOK, data)
 		}
-		return nil, nil
 	}
 }
 
@@ -95,38 +87,56 @@ func errStatus(err error) int {
 }
 
 // RespondV1 writes data with status code. A 200 body is the data itself
-// (string, []byte, JSON, nil for empty, or any value encoded as JSON); any
-// other status gets {"message":"<data>"}. Every response carries
+// (string, []byte, JSON, a Body, nil for empty, or any value encoded as
+// JSON); any other status gets {"message":"<data>"}. Every response carries
 // X-NSQ-Content-Type, which go-nsq requires to read the body unwrapped.
 func RespondV1(w http.ResponseWriter, code int, data interface{}) {
-	var body []byte
-	isJSON := false
-	if code == http.StatusOK {
-		switch d := data.(type) {
-		case nil:
-		case string:
-			body = []byte(d)
-		case JSON:
-			body = d
-			isJSON = true
-		case []byte:
-			body = d
-		default:
-			isJSON = true
-			var err error
-			body, err = json.Marshal(d)
-			if err != nil {
-				code = http.StatusInternalServerError
-				data = err
-			}
-		}
-	}
 	if code != http.StatusOK {
-		isJSON = true
-		body, _ = json.Marshal(struct {
-			Message string `json:"message"`
-		}{fmt.Sprintf("%s", data)})
+		writeV1(w, code, errorBody(data), true)
+		return
 	}
+	switch d := data.(type) {
+	case nil:
+		writeV1(w, code, nil, false)
+	case string:
+		writeV1(w, code, []byte(d), false)
+	case []byte:
+		writeV1(w, code, d, false)
+	case JSON:
+		writeV1(w, code, d, true)
+	case Body:
+		writeV1(w, code, d.JSON(), true)
+		d.Release()
+	default:
+		body, err := json.Marshal(d)
+		if err != nil {
+			writeV1(w, http.StatusInternalServerError, errorBody(err), true)
+			return
+		}
+		writeV1(w, code, body, true)
+	}
+}
+
+// errorBody encodes {"message":"<data>"}, byte for byte what encoding/json
+// makes of it.
+func errorBody(data interface{}) []byte {
+	var message string
+	switch d := data.(type) {
+	case string:
+		message = d
+	case error:
+		message = d.Error()
+	default:
+		message = fmt.Sprint(d)
+	}
+	body := make([]byte, 0, len(`{"message":""}`)+len(message))
+	body = append(body, `{"message":`...)
+	body = AppendJSONString(body, message)
+	return append(body, '}')
+}
+
+// writeV1 writes the headers of an API response, then the body.
+func writeV1(w http.ResponseWriter, code int, body []byte, isJSON bool) {
 	h := w.Header()
 	if isJSON {
 		h["Content-Type"] = jsonContentType
@@ -143,11 +153,14 @@ var (
 	nsqContentType  = []string{"nsq; version=1.0"}
 )
 
-// StatusRecorder remembers the status a handler wrote, for request logs and
-// metrics.
+// StatusRecorder remembers the status a handler wrote, and the route that
+// served the request, for request logs and metrics.
 type StatusRecorder struct {
 	http.ResponseWriter
 	code int
+	// Route is the metric label of the route that served the request, set
+	// by the route's handler; empty when no route matched.
+	Route string
 }
 
 // WriteHeader records the first status written.

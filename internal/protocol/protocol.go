@@ -5,7 +5,6 @@ package protocol
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -14,21 +13,19 @@ import (
 const MagicV1 = "  V1"
 
 // ClientErr is an error reported to a client as a "CODE description" frame.
-// A fatal one closes the connection after it is sent.
+// Every V1 error is fatal: the connection is closed after the frame is sent.
 type ClientErr struct {
 	// Code is the wire error code, e.g. "E_INVALID".
 	Code string
 	// Desc is the human readable description following the code.
 	Desc string
-	// Fatal reports whether the connection is closed after the error frame.
-	Fatal bool
 	// Cause is the underlying error, for logs only; it is never sent.
 	Cause error
 }
 
-// NewFatalClientErr returns a fatal ClientErr wrapping cause (which may be nil).
-func NewFatalClientErr(cause error, code, desc string) *ClientErr {
-	return &ClientErr{Code: code, Desc: desc, Fatal: true, Cause: cause}
+// NewClientErr returns a ClientErr wrapping cause (which may be nil).
+func NewClientErr(cause error, code, desc string) *ClientErr {
+	return &ClientErr{Code: code, Desc: desc, Cause: cause}
 }
 
 // Error returns the text sent on the wire: code, a space, description.
@@ -38,12 +35,6 @@ func (e *ClientErr) Error() string {
 
 // Unwrap returns the underlying cause.
 func (e *ClientErr) Unwrap() error { return e.Cause }
-
-// IsFatalClientErr reports whether err is, or wraps, a fatal ClientErr.
-func IsFatalClientErr(err error) bool {
-	var ce *ClientErr
-	return errors.As(err, &ce) && ce.Fatal
-}
 
 // SendResponse writes data as one frame: a 4-byte big-endian length followed
 // by the bytes. It returns the number of bytes written.
