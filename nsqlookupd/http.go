@@ -46,6 +46,8 @@ type httpServer struct {
 	metrics *promMetrics
 	// topicsBody caches the last /topics answer.
 	topicsBody atomic.Pointer[encodedTopics]
+	// streams holds a token for each /nodes or /debug answer being built.
+	streams chan struct{}
 }
 
 var _ http.Handler = (*httpServer)(nil)
@@ -142,7 +144,7 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http_api.RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
 	})
-	s := &httpServer{nsqlookupd: l, router: router, acl: acl, metrics: metrics}
+	s := &httpServer{nsqlookupd: l, router: router, acl: acl, metrics: metrics, streams: make(chan struct{}, maxStreams)}
 	for _, rt := range s.routes() {
 		handle := s.handle(&rt)
 		for _, method := range rt.methods {
@@ -412,12 +414,34 @@ func (sc *lookupScratch) Release() {
 	lookupScratchPool.Put(sc)
 }
 
+// nodes streams /nodes: the store hands over one peer at a time, so the
+// answer takes a bounded amount of memory whatever its size.
 func (s *httpServer) nodes(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return http_api.JSON(appendNodesJSON(nil, s.nsqlookupd.db.Nodes())), nil
+	return s.stream(w, req, func(w io.Writer) error { return writeNodesJSON(w, s.nsqlookupd.db.EachNode) })
 }
 
+// debug streams /debug: the store hands over one registration at a time.
 func (s *httpServer) debug(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
-	return http_api.JSON(appendDebugJSON(nil, s.nsqlookupd.db.Debug())), nil
+	return s.stream(w, req, func(w io.Writer) error { return writeDebugJSON(w, s.nsqlookupd.db.EachDebug) })
+}
+
+// maxStreams bounds the /nodes and /debug answers built at once: each walks
+// the whole store, so more at once would only share the same CPU.
+const maxStreams = 4
+
+// stream writes a 200 JSON answer with write, once one of maxStreams places
+// is free. An error while writing (the client went away) ends the answer
+// there; the status is already sent.
+func (s *httpServer) stream(w http.ResponseWriter, req *http.Request, write func(io.Writer) error) (interface{}, error) {
+	select {
+	case s.streams <- struct{}{}:
+	case <-req.Context().Done():
+		return nil, http_api.Err{Code: http.StatusServiceUnavailable, Text: "CANCELED"}
+	}
+	defer func() { <-s.streams }()
+	http_api.StartV1JSON(w)
+	write(w)
+	return http_api.Written{}, nil
 }
 
 func (s *httpServer) createTopic(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {

@@ -1,6 +1,7 @@
 package nsqlookupd
 
 import (
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,72 +148,99 @@ func appendLookupJSON(dst []byte, channels []string, producers []registry.PeerIn
 	return append(dst, "]}"...)
 }
 
-// appendNodesJSON encodes a /nodes answer: {"producers":[node...]}, a node
-// being a peer object followed by the topics the peer is registered in and,
-// parallel to them, whether it is tombstoned in each.
-func appendNodesJSON(dst []byte, nodes []registry.NodeInfo) []byte {
-	if dst == nil {
-		size := 32
-		for i := range nodes {
-			size += 256 + len(nodes[i].Topics)*8
-			for _, t := range nodes[i].Topics {
-				size += len(t)
-			}
-		}
-		dst = make([]byte, 0, size)
-	}
-	dst = append(dst, `{"producers":[`...)
-	for i := range nodes {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendPeerMembers(append(dst, '{'), &nodes[i].PeerInfo)
-		dst = append(dst, `,"tombstones":`...)
-		dst = http_api.AppendJSONBools(dst, nodes[i].Tombstones)
-		dst = append(dst, `,"topics":`...)
-		dst = http_api.AppendJSONStrings(dst, nodes[i].Topics)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+// jsonStream writes an answer built piece by piece through one buffer,
+// sending it on each time it holds streamChunk bytes, so an answer of any
+// size takes a bounded amount of memory.
+type jsonStream struct {
+	w   io.Writer
+	buf []byte
 }
 
-// appendDebugJSON encodes a /debug answer: an object keyed
-// "category:key:subkey", in sorted key order as encoding/json writes a map,
-// each key holding the registration's peers.
-func appendDebugJSON(dst []byte, regs []registry.DebugRegistration) []byte {
-	type keyed struct {
-		key string
-		reg *registry.DebugRegistration
-	}
-	sorted := make([]keyed, len(regs))
-	for i := range regs {
-		r := &regs[i]
-		sorted[i] = keyed{r.Category + ":" + r.Key + ":" + r.SubKey, r}
-	}
-	slices.SortFunc(sorted, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+// streamChunk is how much of an answer is sent at a time.
+const streamChunk = 32 * 1024
 
-	dst = append(dst, '{')
-	for i, k := range sorted {
-		if i > 0 {
-			dst = append(dst, ',')
+// flushIfFull sends the buffer once it holds streamChunk bytes.
+func (js *jsonStream) flushIfFull() error {
+	if len(js.buf) < streamChunk {
+		return nil
+	}
+	return js.flush()
+}
+
+func (js *jsonStream) flush() error {
+	_, err := js.w.Write(js.buf)
+	js.buf = js.buf[:0]
+	return err
+}
+
+// writeNodesJSON streams a /nodes answer, {"producers":[node...]}, of the
+// nodes each walks: a node is a peer object followed by the topics the peer
+// is registered in and, parallel to them, whether it is tombstoned in each.
+func writeNodesJSON(w io.Writer, each func(func(*registry.NodeInfo) error) error) error {
+	js := jsonStream{w: w, buf: make([]byte, 0, 2*streamChunk)}
+	js.buf = append(js.buf, `{"producers":[`...)
+	first := true
+	err := each(func(n *registry.NodeInfo) error {
+		if !first {
+			js.buf = append(js.buf, ',')
 		}
-		dst = http_api.AppendJSONString(dst, k.key)
-		dst = append(dst, ":["...)
-		for j := range k.reg.Producers {
+		first = false
+		js.buf = appendPeerMembers(append(js.buf, '{'), &n.PeerInfo)
+		js.buf = append(js.buf, `,"tombstones":`...)
+		js.buf = http_api.AppendJSONBools(js.buf, n.Tombstones)
+		js.buf = append(js.buf, `,"topics":`...)
+		js.buf = http_api.AppendJSONStrings(js.buf, n.Topics)
+		js.buf = append(js.buf, '}')
+		return js.flushIfFull()
+	})
+	if err != nil {
+		return err
+	}
+	js.buf = append(js.buf, "]}"...)
+	return js.flush()
+}
+
+// writeDebugJSON streams a /debug answer: an object keyed
+// "category:key:subkey", each key holding the registration's peers. each
+// must walk the registrations in the byte order of their keys, as
+// registry.Store.EachDebug does, which is the order in which encoding/json
+// writes a map's keys.
+func writeDebugJSON(w io.Writer, each func(func(*registry.DebugRegistration) error) error) error {
+	js := jsonStream{w: w, buf: make([]byte, 0, 2*streamChunk)}
+	js.buf = append(js.buf, '{')
+	first := true
+	err := each(func(r *registry.DebugRegistration) error {
+		if !first {
+			js.buf = append(js.buf, ',')
+		}
+		first = false
+		js.buf = append(js.buf, '"')
+		js.buf = http_api.AppendJSONStringContent(js.buf, r.Category)
+		js.buf = append(js.buf, ':')
+		js.buf = http_api.AppendJSONStringContent(js.buf, r.Key)
+		js.buf = append(js.buf, ':')
+		js.buf = http_api.AppendJSONStringContent(js.buf, r.SubKey)
+		js.buf = append(js.buf, `":[`...)
+		for j := range r.Producers {
 			if j > 0 {
-				dst = append(dst, ',')
+				js.buf = append(js.buf, ',')
 			}
-			dst = append(dst, '{')
+			js.buf = append(js.buf, '{')
 			for n, m := range debugMembers {
 				if n > 0 {
-					dst = append(dst, ',')
+					js.buf = append(js.buf, ',')
 				}
-				dst = append(dst, memberPrefixes[m]...)
-				dst = appendDebugMember(dst, &k.reg.Producers[j], m)
+				js.buf = append(js.buf, memberPrefixes[m]...)
+				js.buf = appendDebugMember(js.buf, &r.Producers[j], m)
 			}
-			dst = append(dst, '}')
+			js.buf = append(js.buf, '}')
 		}
-		dst = append(dst, ']')
+		js.buf = append(js.buf, ']')
+		return js.flushIfFull()
+	})
+	if err != nil {
+		return err
 	}
-	return append(dst, '}')
+	js.buf = append(js.buf, '}')
+	return js.flush()
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
+	"github.com/nsqlookupd/nsqlookupd/internal/test"
 )
 
 // The hand-written encoders of /lookup and /nodes must produce exactly the
@@ -59,10 +62,24 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendNodesJSON(nil, infos); string(got) != string(want) {
-				t.Errorf("got  %s\nwant %s", got, want)
+			var got bytes.Buffer
+			test.Nil(t, writeNodesJSON(&got, eachOf(infos)), "writeNodesJSON")
+			if got.String() != string(want) {
+				t.Errorf("got  %s\nwant %s", got.Bytes(), want)
 			}
 		})
+	}
+}
+
+// eachOf walks items as the store's EachNode and EachDebug walk theirs.
+func eachOf[T any](items []T) func(func(*T) error) error {
+	return func(fn func(*T) error) error {
+		for i := range items {
+			if err := fn(&items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
@@ -185,7 +202,14 @@ func TestHandEncodedDebugMatchesEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := appendDebugJSON(nil, tc.regs)
+			// The store walks registrations in key order.
+			regs := slices.Clone(tc.regs)
+			slices.SortFunc(regs, func(a, b registry.DebugRegistration) int {
+				return strings.Compare(a.Category+":"+a.Key+":"+a.SubKey, b.Category+":"+b.Key+":"+b.SubKey)
+			})
+			var buf bytes.Buffer
+			test.Nil(t, writeDebugJSON(&buf, eachOf(regs)), "writeDebugJSON")
+			got := buf.Bytes()
 			if string(got) != string(want) {
 				t.Fatalf("got  %s\nwant %s", got, want)
 			}

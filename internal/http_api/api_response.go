@@ -137,13 +137,23 @@ func errorBody(data interface{}) []byte {
 
 // writeV1 writes the headers of an API response, then the body.
 func writeV1(w http.ResponseWriter, code int, body []byte, isJSON bool) {
+	writeV1Header(w, code, isJSON)
+	w.Write(body)
+}
+
+// StartV1JSON writes the headers of a 200 JSON API response, for a handler
+// that then streams the body itself and returns Written.
+func StartV1JSON(w http.ResponseWriter) {
+	writeV1Header(w, http.StatusOK, true)
+}
+
+func writeV1Header(w http.ResponseWriter, code int, isJSON bool) {
 	h := w.Header()
 	if isJSON {
 		h["Content-Type"] = jsonContentType
 	}
 	h["X-Nsq-Content-Type"] = nsqContentType
 	w.WriteHeader(code)
-	w.Write(body)
 }
 
 // Pre-built header values, shared read-only, so a response sets them without

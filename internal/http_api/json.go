@@ -11,6 +11,14 @@ import (
 // responses are byte-for-byte what a reflective encoder would produce.
 func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = AppendJSONStringContent(dst, s)
+	return append(dst, '"')
+}
+
+// AppendJSONStringContent appends s escaped as AppendJSONString does,
+// without the quotes, so that a string made of parts can be written without
+// joining them first.
+func AppendJSONStringContent(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
@@ -57,8 +65,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // AppendJSONStrings appends a JSON array of strings; nil encodes as [].
