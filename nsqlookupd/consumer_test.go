@@ -187,10 +187,20 @@ func announceTopic(t testing.TB, l *NSQLookupd, f *fakeNSQD, topic string) *tcpC
 // the given lookupd HTTP addresses, and stops it when the test ends.
 func startTestConsumer(t testing.TB, topic, channel string, lookupds ...string) *nsq.Consumer {
 	t.Helper()
+	return startTestConsumerWith(t, topic, channel, nil, lookupds...)
+}
+
+// startTestConsumerWith is startTestConsumer with tweak applied to the
+// consumer's config (nil for none).
+func startTestConsumerWith(t testing.TB, topic, channel string, tweak func(*nsq.Config), lookupds ...string) *nsq.Consumer {
+	t.Helper()
 	cfg := nsq.NewConfig()
 	cfg.LookupdPollInterval = consumerPollInterval
 	cfg.MaxInFlight = 1
 	cfg.DialTimeout = 2 * time.Second
+	if tweak != nil {
+		tweak(cfg)
+	}
 	consumer, err := nsq.NewConsumer(topic, channel, cfg)
 	test.Nil(t, err, "NewConsumer")
 	consumer.SetLogger(test.NewLogger(t), nsq.LogLevelInfo)
