@@ -638,16 +638,6 @@ func TestTLSMinVersionBelowTLS12(t *testing.T) {
 	}
 }
 
-// servedLeaf returns the certificate the daemon presents to a new
-// connection from a client trusting ca.
-func servedLeaf(t testing.TB, l *NSQLookupd, ca *testCA) *x509.Certificate {
-	t.Helper()
-	conn, err := tlsDial(t, l, &tls.Config{RootCAs: ca.pool()})
-	test.Nil(t, err, "handshake")
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0]
-}
-
 // logLinesWith returns the logged lines that start with prefix and contain
 // every one of parts.
 func logLinesWith(logger *test.Logger, prefix string, parts ...string) []string {
