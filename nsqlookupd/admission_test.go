@@ -33,6 +33,17 @@ func dialV1From(t testing.TB, l *NSQLookupd, source string) *tcpClient {
 	return &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 
+// refusedCount returns how many connections l refused at accept on listener
+// for reason.
+func refusedCount(l *NSQLookupd, listener, reason string) uint64 {
+	for i, r := range refusals {
+		if r == (refusal{listener, reason}) {
+			return l.refused[i].Load()
+		}
+	}
+	panic("no refusal " + listener + " " + reason)
+}
+
 // warnLines counts the WARNING lines logged so far that contain text.
 func warnLines(logger *test.Logger, text string) int {
 	n := 0
@@ -76,7 +87,7 @@ func TestTCPAllow(t *testing.T) {
 		}
 		conn.Close()
 	}
-	test.Equal(t, uint64(burst+1), l.refused[0].Load(), "refusals counted")
+	test.Equal(t, uint64(burst+1), refusedCount(l, "tcp", refusedForbidden), "refusals counted")
 	if n := warnLines(logger, "is not in tcp-allow"); n < 1 || n > 5 {
 		t.Errorf("%d refusals logged %d WARNING lines, want 1 to 5", burst+1, n)
 	}
@@ -117,6 +128,9 @@ func TestMaxClientsPerIP(t *testing.T) {
 
 	_, producers, _ := l.db.Lookup("kept")
 	test.Equal(t, 1, len(producers), "the first client's registration, untouched")
+	if refusedCount(l, "tcp", refusedMaxClientsPerIP) == 0 {
+		t.Errorf("the refused connection was not counted")
+	}
 	if warnLines(logger, "max-clients-per-ip (2) reached") == 0 {
 		t.Errorf("no WARNING line for the refused connection")
 	}
@@ -183,6 +197,9 @@ func TestHTTPConnLimits(t *testing.T) {
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		return err == nil && resp.StatusCode == http.StatusOK
 	}, "a place freed by a closed connection")
+	if refusedCount(l, "http", refusedMaxConnsPerIP) == 0 || refusedCount(l, "http", refusedMaxConns) != 1 {
+		t.Errorf("refusals counted: %d per IP, %d in all", refusedCount(l, "http", refusedMaxConnsPerIP), refusedCount(l, "http", refusedMaxConns))
+	}
 	for _, text := range []string{"http-max-conns-per-ip (2) reached", "http-max-conns (3) reached"} {
 		if warnLines(logger, text) == 0 {
 			t.Errorf("no WARNING line with %q", text)
