@@ -40,6 +40,10 @@ type options struct {
 	daemonArgs   string
 	timeout      time.Duration
 	heartbeat    time.Duration
+	// skipDebug skips the /debug memory phase; debugConcurrent is how
+	// many /debug requests its second measurement sends at once.
+	skipDebug       bool
+	debugConcurrent int
 }
 
 func main() {
@@ -62,6 +66,8 @@ func main() {
 	flag.StringVar(&o.daemonArgs, "daemon-args", "", "extra space-separated flags passed to both binaries")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a single operation (a REGISTER batch, an HTTP request, cleanup) after this long")
 	flag.DurationVar(&o.heartbeat, "heartbeat", 15*time.Second, "interval of each producer's PING heartbeat, as nsqd's")
+	flag.BoolVar(&o.skipDebug, "skip-debug", false, "skip the /debug phase (RSS during /debug, REGISTER round trips while /debug and /nodes are polled)")
+	flag.IntVar(&o.debugConcurrent, "debug-concurrent", 4, "concurrent GET /debug requests in the /debug phase's second measurement")
 	flag.StringVar(&serve, "serve-trivial", "", "internal: run the trivial ceiling server on this address")
 	flag.Parse()
 
@@ -123,8 +129,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if o.slices < 1 || o.clients < 1 || o.pingConns < 1 || o.pingBatch < 1 || o.duration <= 0 {
-		return errors.New("-slices, -clients, -ping-conns, -ping-batch and -duration must be positive")
+	if o.slices < 1 || o.clients < 1 || o.pingConns < 1 || o.pingBatch < 1 || o.duration <= 0 || o.debugConcurrent < 1 {
+		return errors.New("-slices, -clients, -ping-conns, -ping-batch, -duration and -debug-concurrent must be positive")
 	}
 	if o.pprofDir != "" {
 		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
@@ -225,6 +231,9 @@ type target struct {
 	hbStop chan struct{}
 	hbDone chan struct{}
 	failed bool
+
+	// probe is the producer of the REGISTER round-trip probes.
+	probe *producer
 }
 
 func (t *target) producers() []*producer {
@@ -351,14 +360,14 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			}
 			i := slices.Index(targets, t)
 			cpu := startCPU(t.d.pid())
-			runLoad(t.d.httpAddr, o.clients, slice, w.lookupPaths, o.seed+uint64(s), o.timeout, &lookAcc[i])
+			runLoad(t.d.httpAddr, o.clients, slice, w.lookupPaths, "", o.seed+uint64(s), o.timeout, &lookAcc[i])
 			lookCPU[i] += cpu.elapsed()
 			if err := t.d.alive(); err != nil {
 				t.fail("/lookup load", err)
 			}
 		}
 		cpu := startCPU(trivial.cmd.Process.Pid)
-		runLoad(trivial.addr, o.clients, slice, w.lookupPaths, o.seed+uint64(s), o.timeout, &trivAcc)
+		runLoad(trivial.addr, o.clients, slice, w.lookupPaths, "", o.seed+uint64(s), o.timeout, &trivAcc)
 		trivCPU += cpu.elapsed()
 	}
 	profWG.Wait()
@@ -432,12 +441,13 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			continue
 		}
 		t.addProducer(probe)
-		if t.res.ProbeIdle, err = runProbe(probe, o.duration/2, "", o.timeout); err != nil {
+		t.probe = probe
+		if t.res.ProbeIdle, err = runProbe(probe, o.duration/2, "", nil, o.timeout); err != nil {
 			t.fail("REGISTER probe", err)
 			continue
 		}
 		profileCPU(t, "nodes-polled", o.duration)
-		if t.res.ProbePolled, err = runProbe(probe, o.duration, t.d.httpAddr, o.timeout); err != nil {
+		if t.res.ProbePolled, err = runProbe(probe, o.duration, t.d.httpAddr, []string{"/nodes"}, o.timeout); err != nil {
 			t.fail("REGISTER probe with /nodes polled", err)
 			continue
 		}
@@ -446,6 +456,15 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			spec.Name, t.label, dur(t.res.ProbeIdle.P50Ms), dur(t.res.ProbeIdle.P99Ms), dur(t.res.ProbeIdle.MaxMs),
 			dur(t.res.ProbePolled.P50Ms), dur(t.res.ProbePolled.P99Ms), dur(t.res.ProbePolled.MaxMs),
 			t.res.ProbePolled.N, t.res.ProbePolled.Polls, dur(t.res.ProbePolled.PollMedian))
+	}
+
+	// Memory while /debug is answered, and REGISTER round trips while
+	// /debug and /nodes are polled.
+	if !o.skipDebug {
+		for _, t := range live(targets) {
+			measureDebug(o, t, spec, func() { profileCPU(t, "debug-polled", o.duration) })
+			profWG.Wait()
+		}
 	}
 
 	// Every producer disconnects at once.
@@ -698,4 +717,35 @@ func writeFileFrom(path string, r io.Reader) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// measureDebug measures the daemon's RSS growth during one GET /debug and
+// during several at once, then the probe's REGISTER round trips while
+// /debug and /nodes are each polled back to back. profile starts the CPU
+// profile of the polled part, if profiles are kept.
+func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
+	r := t.res
+	t0 := time.Now()
+	var err error
+	if r.DebugOne, err = runDebugMemory(t.d.pid(), t.d.httpAddr, 1, o.timeout); err != nil {
+		t.fail("/debug memory", err)
+		return
+	}
+	if r.DebugConcurrent, err = runDebugMemory(t.d.pid(), t.d.httpAddr, o.debugConcurrent, o.timeout); err != nil {
+		t.fail("/debug memory, concurrent", err)
+		return
+	}
+	profile()
+	if r.ProbeDebugPolled, err = runProbe(t.probe, o.duration, t.d.httpAddr, []string{"/debug", "/nodes"}, o.timeout); err != nil {
+		t.fail("REGISTER probe with /debug and /nodes polled", err)
+		return
+	}
+	r.DebugPhaseSeconds = time.Since(t0).Seconds()
+	logf("[%s %s] /debug: %s; RSS +%s (%.1f%% of the answer) for one, +%s (%.1f%%) for %d at once; "+
+		"REGISTER rtt with /debug and /nodes polled: p99 %s max %s (%d REGISTERs, %d /debug, %d /nodes); phase took %s",
+		spec.Name, t.label, mb(r.DebugOne.BodyBytes), mb(r.DebugOne.RSSGrowth), r.DebugOne.GrowthPct,
+		mb(r.DebugConcurrent.RSSGrowth), r.DebugConcurrent.GrowthPct, r.DebugConcurrent.Concurrent,
+		dur(r.ProbeDebugPolled.P99Ms), dur(r.ProbeDebugPolled.MaxMs), r.ProbeDebugPolled.N,
+		r.ProbeDebugPolled.polls("/debug"), r.ProbeDebugPolled.polls("/nodes"),
+		time.Since(t0).Round(time.Millisecond))
 }
