@@ -44,6 +44,8 @@ type options struct {
 	// many /debug requests its second measurement sends at once.
 	skipDebug       bool
 	debugConcurrent int
+	// authCompare measures /lookup with reader auth on against off.
+	authCompare bool
 }
 
 func main() {
@@ -68,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.heartbeat, "heartbeat", 15*time.Second, "interval of each producer's PING heartbeat, as nsqd's")
 	flag.BoolVar(&o.skipDebug, "skip-debug", false, "skip the /debug phase (RSS during /debug, REGISTER round trips while /debug and /nodes are polled)")
 	flag.IntVar(&o.debugConcurrent, "debug-concurrent", 4, "concurrent GET /debug requests in the /debug phase's second measurement")
+	flag.BoolVar(&o.authCompare, "auth-compare", false, "also measure /lookup with reader auth on (a second daemon with --auth-http-address pointing at a built-in auth server) against off")
 	flag.StringVar(&serve, "serve-trivial", "", "internal: run the trivial ceiling server on this address")
 	flag.Parse()
 
@@ -160,11 +163,18 @@ func run(o options) error {
 		return err
 	}
 	defer trivial.stop()
+	var auth *authServer
+	if o.authCompare {
+		if auth, err = startAuthServer(); err != nil {
+			return err
+		}
+		defer auth.close()
+	}
 
 	var cols []column
 	byLabel := map[string][]*result{}
 	for _, spec := range ws {
-		rs := runWorkload(o, spec, bins, trivial)
+		rs := runWorkload(o, spec, bins, trivial, auth)
 		rep.Results = append(rep.Results, rs...)
 		a := rs[0]
 		byLabel[a.Label] = append(byLabel[a.Label], a)
@@ -234,6 +244,8 @@ type target struct {
 
 	// probe is the producer of the REGISTER round-trip probes.
 	probe *producer
+	// auth is the reader-auth twin daemon, in -auth-compare mode.
+	auth *authTwin
 }
 
 func (t *target) producers() []*producer {
@@ -259,8 +271,13 @@ func (t *target) fail(phase string, err error) {
 	t.shutdown()
 }
 
-// shutdown stops the heartbeat, drops the producers and stops the daemon.
+// shutdown stops the heartbeat, drops the producers and stops the daemon
+// (and its reader-auth twin).
 func (t *target) shutdown() {
+	if t.auth != nil {
+		t.auth.stop()
+		t.auth = nil
+	}
 	if t.hbStop != nil {
 		close(t.hbStop)
 		<-t.hbDone
@@ -286,7 +303,7 @@ func logf(format string, args ...any) {
 // binary at a time; throughput phases alternate between the binaries and the
 // trivial ceiling server in slices, so a change in machine load hits all of
 // them alike.
-func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialServer) []*result {
+func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialServer, auth *authServer) []*result {
 	t0 := time.Now()
 	w := generate(spec, o.seed)
 	logf("workload %s: %d distinct topics, %d REGISTER commands (generated in %s)",
@@ -337,6 +354,14 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 		if path := prof(t, "heap"); path != "" && !t.failed {
 			if err := fetchProfile(t.d.httpAddr, "heap?gc=1", path); err != nil {
 				logf("pprof: %v", err)
+			}
+		}
+		if auth != nil && !t.failed {
+			var err error
+			// A build without reader auth fails here; the other phases
+			// go on.
+			if t.auth, err = startAuthTwin(o, t, w, auth); err != nil {
+				t.res.problem("%v", err)
 			}
 		}
 	}
@@ -394,6 +419,13 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			num(t.res.LookupCPUUs), num(t.res.TrivialCPUUs))
 		if t.res.Lookup.FirstErr != "" {
 			t.res.problem("/lookup: %d errors, first: %s", t.res.Lookup.Errors, t.res.Lookup.FirstErr)
+		}
+	}
+
+	// /lookup with reader auth on against off.
+	for _, t := range live(targets) {
+		if t.auth != nil {
+			measureAuth(o, t, w, auth)
 		}
 	}
 

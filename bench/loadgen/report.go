@@ -57,6 +57,9 @@ type result struct {
 	ProbeDebugPolled  probeStats `json:"register_latency_debug_nodes_polled"`
 	DebugPhaseSeconds float64    `json:"debug_phase_seconds"`
 
+	// Auth compares /lookup with reader auth off and on (-auth-compare).
+	Auth *authStats `json:"reader_auth,omitempty"`
+
 	// CPU time the daemon (or the trivial server) used, per operation:
 	// unlike wall-clock figures these barely move when other processes
 	// compete for the cores.
@@ -129,6 +132,7 @@ type row struct {
 }
 
 func debugRan(r *result) bool { return r.DebugOne.Samples > 0 }
+func authRan(r *result) bool  { return r.Auth != nil }
 
 func num(v float64) string {
 	switch {
@@ -226,6 +230,24 @@ var rows = []row{
 		p := r.ProbeDebugPolled
 		return commas(int64(p.N)) + " / " + commas(int64(p.polls("/debug"))) + " / " + commas(int64(p.polls("/nodes")))
 	}, debugRan},
+	{"/lookup req/s, reader auth off / on", plain, nil, func(r *result) string {
+		return num(r.Auth.Off.PerSec) + " / " + num(r.Auth.On.PerSec)
+	}, authRan},
+	{"/lookup reader auth on / off (req/s)", ratio, func(r *result) float64 {
+		if r.Auth == nil {
+			return 0
+		}
+		return r.Auth.Ratio
+	}, nil, authRan},
+	{"CPU per /lookup, auth off / on", plain, nil, func(r *result) string {
+		return num(r.Auth.OffCPUUs) + " / " + num(r.Auth.OnCPUUs) + " us"
+	}, authRan},
+	{"  auth server requests meanwhile", plain, func(r *result) float64 {
+		if r.Auth == nil {
+			return 0
+		}
+		return float64(r.Auth.AuthRequests)
+	}, nil, authRan},
 	{"load average at start / end", plain, nil, func(r *result) string {
 		return strconv.FormatFloat(r.LoadAvgStart, 'f', 1, 64) + " / " + strconv.FormatFloat(r.LoadAvgEnd, 'f', 1, 64)
 	}, nil},
@@ -375,6 +397,10 @@ func evaluate(r *result) []check {
 	add("REGISTER rtt p99 < 5 ms while /nodes polled", r.ProbePolled.N > 0, r.ProbePolled.P99Ms < 5, dur(r.ProbePolled.P99Ms))
 	add("REGISTER rtt max < 10 ms while /nodes polled", r.ProbePolled.N > 0, r.ProbePolled.MaxMs < 10,
 		dur(r.ProbePolled.MaxMs)+" (not polled: "+dur(r.ProbeIdle.MaxMs)+")")
+	if r.Auth != nil {
+		add("/lookup with reader auth >= 0.9x without", r.Auth.On.Requests > 0, r.Auth.Ratio >= 0.9,
+			fmt.Sprintf("%.2fx (%s vs %s req/s)", r.Auth.Ratio, num(r.Auth.On.PerSec), num(r.Auth.Off.PerSec)))
+	}
 	add("no errors", true, len(r.Problems) == 0, strconv.Itoa(len(r.Problems))+" problems")
 	return out
 }
