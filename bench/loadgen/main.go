@@ -758,12 +758,23 @@ func writeFileFrom(path string, r io.Reader) error {
 func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
 	r := t.res
 	t0 := time.Now()
+	kill := func() {
+		logf("[%s %s] available memory low during /debug: killing the daemon", spec.Name, t.label)
+		t.d.cmd.Process.Kill()
+	}
 	var err error
-	if r.DebugOne, err = runDebugMemory(t.d.pid(), t.d.httpAddr, 1, o.timeout); err != nil {
+	if r.DebugOne, err = runDebugMemory(t.d.pid(), t.d.httpAddr, 1, o.timeout, kill); err != nil {
 		t.fail("/debug memory", err)
 		return
 	}
-	if r.DebugConcurrent, err = runDebugMemory(t.d.pid(), t.d.httpAddr, o.debugConcurrent, o.timeout); err != nil {
+	// Several at once may need that many times the memory one needed;
+	// skip them rather than push the machine out of memory.
+	need := r.DebugOne.RSSGrowth * int64(o.debugConcurrent)
+	if avail := memAvailable(); avail >= 0 && need > avail-memFloor() {
+		r.DebugConcurrent = debugStats{Concurrent: o.debugConcurrent,
+			Skipped: fmt.Sprintf("would need about %s, %s available", mb(need), mb(avail))}
+		logf("[%s %s] %d /debug at once skipped: %s", spec.Name, t.label, o.debugConcurrent, r.DebugConcurrent.Skipped)
+	} else if r.DebugConcurrent, err = runDebugMemory(t.d.pid(), t.d.httpAddr, o.debugConcurrent, o.timeout, kill); err != nil {
 		t.fail("/debug memory, concurrent", err)
 		return
 	}
@@ -773,10 +784,11 @@ func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
 		return
 	}
 	r.DebugPhaseSeconds = time.Since(t0).Seconds()
-	logf("[%s %s] /debug: %s; RSS +%s (%.1f%% of the answer) for one, +%s (%.1f%%) for %d at once; "+
+	logf("[%s %s] /debug: %s in %s; RSS +%s (%.1f%% of the answer) for one, %s for %d at once; "+
 		"REGISTER rtt with /debug and /nodes polled: p99 %s max %s (%d REGISTERs, %d /debug, %d /nodes); phase took %s",
-		spec.Name, t.label, mb(r.DebugOne.BodyBytes), mb(r.DebugOne.RSSGrowth), r.DebugOne.GrowthPct,
-		mb(r.DebugConcurrent.RSSGrowth), r.DebugConcurrent.GrowthPct, r.DebugConcurrent.Concurrent,
+		spec.Name, t.label, mb(r.DebugOne.BodyBytes), dur(r.DebugOne.Seconds*1000), mb(r.DebugOne.RSSGrowth), r.DebugOne.GrowthPct,
+		r.DebugConcurrent.text(fmt.Sprintf("+%s (%.1f%%)", mb(r.DebugConcurrent.RSSGrowth), r.DebugConcurrent.GrowthPct)),
+		r.DebugConcurrent.Concurrent,
 		dur(r.ProbeDebugPolled.P99Ms), dur(r.ProbeDebugPolled.MaxMs), r.ProbeDebugPolled.N,
 		r.ProbeDebugPolled.polls("/debug"), r.ProbeDebugPolled.polls("/nodes"),
 		time.Since(t0).Round(time.Millisecond))

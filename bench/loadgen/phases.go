@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -542,15 +544,58 @@ type debugStats struct {
 	// GrowthPct is RSSGrowth as a percentage of one answer's size.
 	GrowthPct float64 `json:"rss_growth_pct_of_body"`
 	Samples   int     `json:"rss_samples"`
+	// Skipped says why the measurement was not made (the machine had
+	// too little memory for it).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // debugSampleInterval is how often the daemon's RSS is read while /debug
 // is answered.
 const debugSampleInterval = 5 * time.Millisecond
 
+// memAvailable returns the machine's available memory (MemAvailable), or
+// -1 if it cannot be read.
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// memFloor is the available memory the /debug phase leaves to the rest
+// of the machine: a daemon that builds /debug answers in memory can need
+// several times their size, which at the large workload is more than the
+// machine has.
+func memFloor() int64 {
+	total := int64(0)
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			total = kb * 1024
+		}
+	}
+	return max(2<<30, total*15/100)
+}
+
+// errMemoryLow reports a /debug measurement stopped to protect the machine.
+var errMemoryLow = errors.New("the machine's available memory fell below the floor while /debug was answered; the daemon was killed")
+
 // runDebugMemory requests GET /debug concurrent times at once, reading
-// every answer completely, while sampling the daemon's VmRSS.
-func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration) (debugStats, error) {
+// every answer completely, while sampling the daemon's VmRSS. If the
+// machine's available memory falls below memFloor meanwhile, it calls
+// kill (which must stop the daemon) and returns errMemoryLow.
+func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration, kill func()) (debugStats, error) {
 	st := debugStats{Concurrent: concurrent}
 	conns := make([]*httpConn, concurrent)
 	for i := range conns {
@@ -568,6 +613,8 @@ func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration)
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	st.RSSPeak = st.RSSBefore
+	floor := memFloor()
+	var killed bool
 	go func() {
 		defer close(sampled)
 		tick := time.NewTicker(debugSampleInterval)
@@ -576,6 +623,10 @@ func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration)
 			if rss, _, err := memStats(pid); err == nil {
 				st.RSSPeak = max(st.RSSPeak, rss)
 				st.Samples++
+			}
+			if avail := memAvailable(); avail >= 0 && avail < floor && !killed {
+				killed = true
+				kill()
 			}
 			select {
 			case <-stop:
@@ -607,6 +658,9 @@ func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration)
 	st.RSSGrowth = st.RSSPeak - st.RSSBefore
 	if st.BodyBytes > 0 {
 		st.GrowthPct = 100 * float64(st.RSSGrowth) / float64(st.BodyBytes)
+	}
+	if killed {
+		return st, fmt.Errorf("%w (RSS had grown by %s; floor %s)", errMemoryLow, mb(st.RSSGrowth), mb(floor))
 	}
 	return st, errors.Join(errs...)
 }
