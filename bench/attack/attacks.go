@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -381,6 +382,9 @@ func measureDebug(e *env, concurrent int) (*debugRound, error) {
 	r.probeN, r.probeP99, r.probeMax, probeErr = pr.stop()
 	r.peak = sampler.stop()
 	r.samples = sampler.n
+	if sampler.killed {
+		return r, errors.New("the machine ran low on memory while /debug was answered; the daemon was killed")
+	}
 	if err := d.alive(); err != nil {
 		return r, err
 	}

@@ -189,9 +189,19 @@ func (d *daemon) rss() int64 {
 
 // procStatus reads one kB field of /proc/PID/status, in bytes.
 func procStatus(pid int, field string) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	return kBField("/proc/"+strconv.Itoa(pid)+"/status", field)
+}
+
+// procMeminfo reads one field of /proc/meminfo, in bytes.
+func procMeminfo(field string) (int64, error) {
+	return kBField("/proc/meminfo", field)
+}
+
+// kBField reads a "Field: N kB" line of a /proc file, in bytes.
+func kBField(path, field string) (int64, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("reading memory of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, field); ok {
@@ -205,20 +215,25 @@ func procStatus(pid int, field string) (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+	return 0, fmt.Errorf("no %s in %s", field, path)
 }
 
 // rssSampler reads the daemon's VmRSS every interval until stopped and
-// keeps the peak.
+// keeps the peak. If the machine's available memory falls below a floor
+// (15% of it, at least 2 GiB) meanwhile, it kills the daemon: an attack
+// that works can take more memory than the machine has.
 type rssSampler struct {
 	stopCh chan struct{}
 	done   chan struct{}
 	peak   int64
 	n      int
+	killed bool
 }
 
 func sampleRSS(d *daemon, interval time.Duration) *rssSampler {
 	s := &rssSampler{stopCh: make(chan struct{}), done: make(chan struct{})}
+	total, _ := procMeminfo("MemTotal:")
+	floor := max(2<<30, total*15/100)
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(interval)
@@ -228,6 +243,11 @@ func sampleRSS(d *daemon, interval time.Duration) *rssSampler {
 				s.peak = v
 			}
 			s.n++
+			if avail, err := procMeminfo("MemAvailable:"); err == nil && avail < floor && !s.killed {
+				s.killed = true
+				logf("available memory %s is below %s: killing the daemon", rssMB(avail), rssMB(floor))
+				d.cmd.Process.Kill()
+			}
 			select {
 			case <-s.stopCh:
 				return
