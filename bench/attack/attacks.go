@@ -775,7 +775,11 @@ func channelsPerTopic(e *env) outcome {
 		slices.Sort(s)
 		med := s[len(s)/2]
 		medians = append(medians, med)
-		out.Numbers = append(out.Numbers, fmt.Sprintf("%s channels: %s per REGISTER (median of %d batches)", commas(int64(n)), usec(med), len(s)))
+		unit := "channels"
+		if n == 1 {
+			unit = "channel"
+		}
+		out.Numbers = append(out.Numbers, fmt.Sprintf("%s %s: %s per REGISTER (median of %d batches)", commas(int64(n)), unit, usec(med), len(s)))
 	}
 	lo, hi := slices.Min(medians), slices.Max(medians)
 	out.Answer = fmt.Sprintf("OK to all; slowest/fastest %.2f×", float64(hi)/float64(max(lo, 1)))
