@@ -121,7 +121,8 @@ func (c *checker) shard(i int, sh *shard) {
 	}
 	c.names(i, &sh.channelNames, nameRefs)
 	indexed := 0
-	for id, slots := range sh.byPeer {
+	for id, list := range sh.byPeer {
+		slots := *list
 		if len(slots) == 0 {
 			c.failf("by-peer", "shard %d: empty list kept for peer ID %d", i, id)
 		}
@@ -175,7 +176,7 @@ func (c *checker) topic(sh *shard, slot int32, name string, nameRefs map[uint32]
 		seen[tp.peer] = true
 		producersByPeer[tp.peer]++
 		c.peerMembers[p]++
-		if k := int(tp.peerIndex); k >= len(sh.byPeer[tp.peer]) || sh.byPeer[tp.peer][k] != slot {
+		if list := sh.topicsOf(tp.peer); int(tp.peerIndex) >= len(list) || list[tp.peerIndex] != slot {
 			c.failf("by-peer", "topic %q: producer %s is missing from its peer's list", name, p.info.RemoteAddress)
 		}
 		if tp.tombstonedAt > r.lastTombstonedAt {
@@ -314,7 +315,7 @@ func (c *checker) caches(peers []*Peer) {
 		}
 		var names []string
 		for i := range s.shards {
-			for _, slot := range s.shards[i].byPeer[p.id] {
+			for _, slot := range s.shards[i].topicsOf(p.id) {
 				names = append(names, s.shards[i].topics[slot].nameString())
 			}
 		}

@@ -89,7 +89,8 @@ type shard struct {
 	// overflow holds the lists of topics that outgrew their records.
 	overflow map[int32]*topicOverflow
 	// byPeer lists, for each peer ID, the slots of the topics it is in.
-	byPeer map[uint32][]int32
+	// The lists are held by pointer, so that changing one is no map write.
+	byPeer map[uint32]*[]int32
 	// channelNames holds the names of the channels of the shard's topics.
 	channelNames nameTable
 	// lastTombstonedAt is the monotonic time of the latest tombstone in any
@@ -171,7 +172,7 @@ type channelEntry struct {
 func (s *shard) init() {
 	s.index = make(map[uint64]int32)
 	s.overflow = make(map[int32]*topicOverflow)
-	s.byPeer = make(map[uint32][]int32)
+	s.byPeer = make(map[uint32]*[]int32)
 }
 
 // find returns the slot of the topic named name, whose hash is h, or
@@ -275,6 +276,14 @@ func (s *shard) overflowFor(slot int32) *topicOverflow {
 		return ov
 	}
 	return s.spill(slot)
+}
+
+// topicsOf returns the slots of the topics peer ID id is in, nil if none.
+func (s *shard) topicsOf(id uint32) []int32 {
+	if list := s.byPeer[id]; list != nil {
+		return *list
+	}
+	return nil
 }
 
 // producerOf returns the index of peer p among the topic's producers, -1

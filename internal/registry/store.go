@@ -328,11 +328,13 @@ func (s *Store) RemovePeer(p *Peer) Removed {
 		sh := &s.shards[(first+n)%shardCount]
 		sh.mu.Lock()
 		// Last first: leaving the last topic of the list moves no other.
-		for slots := sh.byPeer[p.id]; len(slots) > 0; slots = sh.byPeer[p.id] {
-			slot := slots[len(slots)-1]
-			removed.Channels += s.leaveTopicLocked(sh, slot, sh.producerIndex(slot, p.id))
-			removed.Topics++
-			s.dropTopicIfEphemeralEmptyLocked(sh, slot)
+		if list := sh.byPeer[p.id]; list != nil {
+			for len(*list) > 0 {
+				slot := (*list)[len(*list)-1]
+				removed.Channels += s.leaveTopicLocked(sh, slot, sh.producerIndex(slot, p.id))
+				removed.Topics++
+				s.dropTopicIfEphemeralEmptyLocked(sh, slot)
+			}
 		}
 		sh.mu.Unlock()
 	}
@@ -640,7 +642,7 @@ func (s *Store) peerTopics(p *Peer) *peerTopics {
 			sh.mu.RUnlock()
 			return &peerTopics{gen: gen}
 		}
-		for _, slot := range sh.byPeer[p.id] {
+		for _, slot := range sh.topicsOf(p.id) {
 			names.add(&sh.topics[slot])
 		}
 		sh.mu.RUnlock()
@@ -927,8 +929,13 @@ func (s *Store) deleteTopicLocked(sh *shard, h uint64, slot int32) {
 // joinTopicLocked makes p a producer of the topic in slot and returns its
 // index.
 func (s *Store) joinTopicLocked(sh *shard, slot int32, p *Peer) int {
-	pi := sh.addProducer(slot, p.id, len(sh.byPeer[p.id]))
-	sh.byPeer[p.id] = append(sh.byPeer[p.id], slot)
+	list := sh.byPeer[p.id]
+	if list == nil {
+		list = new([]int32)
+		sh.byPeer[p.id] = list
+	}
+	pi := sh.addProducer(slot, p.id, len(*list))
+	*list = append(*list, slot)
 	p.topicsGen.Add(1)
 	p.registrations.Add(1)
 	s.memberships.Add(1)
@@ -944,9 +951,8 @@ func (s *Store) leaveTopicLocked(sh *shard, slot int32, pi int) int {
 	p := s.peers.get(tp.peer)
 
 	var buf [16]int
-	members := buf[:0]
 	bits := sh.memberBits(slot, pi, 0)
-	bits.ForEach(func(ci int) { members = append(members, ci) })
+	members := bits.AppendTo(buf[:0])
 	*bits.first = 0
 	if bits.rest != nil {
 		delete(sh.overflow[slot].highChannels, tp.peer)
@@ -960,16 +966,15 @@ func (s *Store) leaveTopicLocked(sh *shard, slot int32, pi int) int {
 	}
 
 	k := int(tp.peerIndex)
-	list := removeAt(sh.byPeer[tp.peer], k)
-	if k < len(list) {
+	list := sh.byPeer[tp.peer]
+	*list = removeAt(*list, k)
+	if k < len(*list) {
 		// The peer's last topic moved into position k.
-		moved := list[k]
+		moved := (*list)[k]
 		sh.producers(moved)[sh.producerIndex(moved, tp.peer)].peerIndex = int32(k)
 	}
-	if len(list) == 0 {
+	if len(*list) == 0 {
 		delete(sh.byPeer, tp.peer)
-	} else {
-		sh.byPeer[tp.peer] = list
 	}
 	sh.removeProducerAt(slot, pi)
 
