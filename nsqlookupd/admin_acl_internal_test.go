@@ -1,6 +1,7 @@
 package nsqlookupd
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
@@ -29,10 +30,10 @@ func TestAdminACLRemoteForms(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.allow+" "+tc.remote, func(t *testing.T) {
-			allowed, err := parseAllowList([]string{tc.allow})
+			operators, err := parsePrefixList("http-admin-allow", []string{tc.allow})
 			test.Nil(t, err, "parse "+tc.allow)
-			acl := &adminACL{allowed: allowed}
-			test.Equal(t, tc.want, acl.allows(tc.remote), "allows")
+			ac := &accessControl{operators: operators}
+			test.Equal(t, tc.want, ac.isOperator(&http.Request{RemoteAddr: tc.remote}), "isOperator")
 		})
 	}
 }

@@ -181,21 +181,33 @@ func announceTopic(t testing.TB, l *daemon, f *fakeNSQD, topic string) *test.V1C
 	return c
 }
 
+// consumerSetup is what startTestConsumer may change before the consumer
+// connects.
+type consumerSetup struct {
+	cfg *nsq.Config
+	// client queries the lookupds; nil means go-nsq's own.
+	client *http.Client
+}
+
 // startTestConsumer starts a go-nsq consumer of topic/channel that polls
-// the given lookupd addresses ("host:port" or a URL) through client (go-nsq's
-// own if nil), and stops it when the test ends.
-func startTestConsumer(t testing.TB, client *http.Client, topic, channel string, lookupds ...string) *nsq.Consumer {
+// lookupds ("host:port" or URLs), each function of configure applied first,
+// and stops it when the test ends.
+func startTestConsumer(t testing.TB, topic, channel string, lookupds []string, configure ...func(*consumerSetup)) *nsq.Consumer {
 	t.Helper()
-	cfg := nsq.NewConfig()
-	cfg.LookupdPollInterval = consumerPollInterval
-	cfg.MaxInFlight = 1
-	cfg.DialTimeout = 2 * time.Second
+	s := consumerSetup{cfg: nsq.NewConfig()}
+	s.cfg.LookupdPollInterval = consumerPollInterval
+	s.cfg.MaxInFlight = 1
+	s.cfg.DialTimeout = 2 * time.Second
+	for _, f := range configure {
+		f(&s)
+	}
+	cfg := s.cfg
 	consumer, err := nsq.NewConsumer(topic, channel, cfg)
 	test.Nil(t, err, "NewConsumer")
 	consumer.SetLogger(test.NewLogger(t), nsq.LogLevelInfo)
 	consumer.AddHandler(nsq.HandlerFunc(func(*nsq.Message) error { return nil }))
-	if client != nil {
-		consumer.SetLookupdHttpClient(client)
+	if s.client != nil {
+		consumer.SetLookupdHttpClient(s.client)
 	}
 	t.Cleanup(func() {
 		consumer.Stop()
@@ -263,7 +275,7 @@ func TestConsumerDiscoversProducer(t *testing.T) {
 			test.Equal(t, http.StatusOK, status, "/lookup status")
 			test.Equal(t, tc.wantConnect, len(lookup.Producers) == 1, "producer listed by /lookup")
 
-			startTestConsumer(t, nil, "found", "ch", l.RealHTTPAddr().String())
+			startTestConsumer(t, "found", "ch", []string{l.RealHTTPAddr().String()})
 
 			if tc.wantConnect {
 				test.Eventually(t, 10*time.Second, func() bool {
@@ -295,7 +307,7 @@ func TestConsumerHighAvailability(t *testing.T) {
 	announceTopic(t, lookupdA, f, "ha")
 	announceTopic(t, lookupdB, f, "ha")
 
-	startTestConsumer(t, nil, "ha", "ch", lookupdA.RealHTTPAddr().String(), lookupdB.RealHTTPAddr().String())
+	startTestConsumer(t, "ha", "ch", []string{lookupdA.RealHTTPAddr().String(), lookupdB.RealHTTPAddr().String()})
 	test.Eventually(t, 10*time.Second, func() bool {
 		return len(f.subscriptions()) == 1
 	}, "consumer connected to the nsqd")

@@ -13,10 +13,14 @@ import (
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 )
 
-// SetClock makes the registration store of a daemon created with opts read
-// c, so that tests of inactivity and tombstone expiry advance a fake clock
-// instead of sleeping.
-func SetClock(opts *Options, c registry.Clock) { opts.clock = c }
+// SetClock makes a daemon created with opts read c: its registration store
+// for inactivity and tombstone expiry, its reader-auth cache (c's wall
+// reading) for answers' ttls. Tests then advance a fake clock instead of
+// sleeping.
+func SetClock(opts *Options, c registry.Clock) {
+	opts.clock = c
+	opts.authNow = func() time.Time { return time.Unix(0, c.Wall()) }
+}
 
 // StoreOf returns l's registration store: the fuzzers seed it and compare
 // answers with it; other tests read its counts.
@@ -52,10 +56,9 @@ type Route struct {
 	Methods []string
 	// Label is the row's label in metrics.
 	Label string
-	// Operator is set for operator routes.
+	// Operator is set for operator routes, which --http-admin-allow
+	// guards.
 	Operator bool
-	// AdminGuarded is set where --http-admin-allow applies.
-	AdminGuarded bool
 }
 
 // Routes returns l's route table: a test calls every row and checks its
@@ -64,7 +67,7 @@ func Routes(l *NSQLookupd) []Route {
 	var out []Route
 	for _, rt := range l.httpServer.Handler.(*httpServer).routes() {
 		out = append(out, Route{Path: rt.path, Methods: rt.methods, Label: rt.metricLabel(),
-			Operator: rt.access == accessOperator, AdminGuarded: rt.adminGuarded()})
+			Operator: rt.access == accessOperator})
 	}
 	return out
 }

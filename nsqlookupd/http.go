@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/auth"
 	"github.com/nsqlookupd/nsqlookupd/internal/http_api"
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
@@ -41,7 +41,7 @@ const (
 type httpServer struct {
 	nsqlookupd *NSQLookupd
 	router     *httprouter.Router
-	acl        *adminACL
+	access     *accessControl
 	// metrics is nil unless --metrics is set.
 	metrics *promMetrics
 	// topicsBody caches the last /topics answer.
@@ -58,10 +58,11 @@ type access int
 const (
 	// accessOpen routes answer everyone: /ping, /info.
 	accessOpen access = iota
-	// accessRead routes serve consumers: reader authentication applies to
-	// them once configured.
+	// accessRead routes serve consumers: while reader auth is on, a client
+	// that is not an operator needs a secret, and sees what it grants.
 	accessRead
-	// accessOperator routes administer the daemon or expose all of it.
+	// accessOperator routes administer the daemon or expose all of it:
+	// only operators may call them.
 	accessOperator
 )
 
@@ -73,9 +74,11 @@ type route struct {
 	path    string
 	// label names the route in metrics; the path if empty. Rows sharing a
 	// label share the series, which keeps the label set small.
-	label   string
-	access  access
+	label  string
+	access access
+	// handler serves the route; read routes have read instead.
 	handler http_api.APIHandler
+	read    readHandler
 }
 
 // metricLabel returns the route's label in metrics.
@@ -84,13 +87,6 @@ func (rt *route) metricLabel() string {
 		return rt.label
 	}
 	return rt.path
-}
-
-// adminGuarded reports whether the --http-admin-allow list applies to the
-// route. SPEC §10 puts every operator route behind it; until that lands only
-// the operator routes that change the store (POST only) are, as before.
-func (rt *route) adminGuarded() bool {
-	return rt.access == accessOperator && slices.Equal(rt.methods, methodsPOST)
 }
 
 // Method sets of the route table.
@@ -108,9 +104,9 @@ func (s *httpServer) routes() []route {
 	rows := []route{
 		{methods: methodsGET, path: "/ping", access: accessOpen, handler: s.ping},
 		{methods: methodsGET, path: "/info", access: accessOpen, handler: s.info},
-		{methods: methodsGET, path: "/lookup", access: accessRead, handler: s.lookup},
-		{methods: methodsGET, path: "/topics", access: accessRead, handler: s.topics},
-		{methods: methodsGET, path: "/channels", access: accessRead, handler: s.channels},
+		{methods: methodsGET, path: "/lookup", access: accessRead, read: s.lookup},
+		{methods: methodsGET, path: "/topics", access: accessRead, read: s.topics},
+		{methods: methodsGET, path: "/channels", access: accessRead, read: s.channels},
 		{methods: methodsGET, path: "/nodes", access: accessOperator, handler: s.nodes},
 		{methods: methodsGET, path: "/debug", access: accessOperator, handler: s.debug},
 		{methods: methodsPOST, path: "/topic/create", access: accessOperator, handler: s.createTopic},
@@ -133,7 +129,7 @@ func (s *httpServer) routes() []route {
 	return rows
 }
 
-func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpServer {
+func newHTTPHandler(l *NSQLookupd, access *accessControl, metrics *promMetrics) *httpServer {
 	logf := http_api.LogFunc(l.logf)
 	router := httprouter.New()
 	router.HandleMethodNotAllowed = true
@@ -144,7 +140,7 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http_api.RespondV1(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
 	})
-	s := &httpServer{nsqlookupd: l, router: router, acl: acl, metrics: metrics, streams: make(chan struct{}, maxStreams)}
+	s := &httpServer{nsqlookupd: l, router: router, access: access, metrics: metrics, streams: make(chan struct{}, maxStreams)}
 	for _, rt := range s.routes() {
 		handle := s.handle(&rt)
 		for _, method := range rt.methods {
@@ -159,8 +155,11 @@ func newHTTPHandler(l *NSQLookupd, acl *adminACL, metrics *promMetrics) *httpSer
 // handler, whose result V1 writes.
 func (s *httpServer) handle(rt *route) httprouter.Handle {
 	h := rt.handler
-	if rt.adminGuarded() {
-		h = s.acl.guard(h)
+	switch rt.access {
+	case accessRead:
+		h = s.access.reader(rt.read)
+	case accessOperator:
+		h = s.access.operatorOnly(h)
 	}
 	respond := http_api.V1(h)
 	label := rt.metricLabel()
@@ -240,7 +239,11 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	elapsed := time.Since(start)
 	code := rec.Status()
 	if logRequest {
-		s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
+		if rec.Identity != "" {
+			s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s identity=%q", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed, rec.Identity)
+		} else {
+			s.nsqlookupd.logf(LOG_INFO, "%d %s %s (%s) %s", code, req.Method, req.URL.RequestURI(), req.RemoteAddr, elapsed)
+		}
 	}
 	if s.metrics != nil {
 		label := rec.Route
@@ -313,7 +316,11 @@ func topicChannelArgs(rp *http_api.ReqParams) (string, string, error) {
 
 // topics answers from an encoded body cached per generation of the topic
 // set, so a large, stable cluster pays for encoding once.
-func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprouter.Params, grant *auth.Answer) (interface{}, error) {
+	if grant != nil {
+		// A reader's list is its own: only the topics it was granted.
+		return http_api.JSON(appendTopicsJSON(nil, grant.FilterTopics(s.nsqlookupd.db.Topics()))), nil
+	}
 	gen := s.nsqlookupd.db.TopicsGeneration()
 	if c := s.topicsBody.Load(); c != nil && c.gen == gen {
 		return c, nil
@@ -321,13 +328,16 @@ func (s *httpServer) topics(w http.ResponseWriter, req *http.Request, ps httprou
 	// The list may be newer than gen; caching it under gen is still right,
 	// as a later change moves the generation past it.
 	names := s.nsqlookupd.db.Topics()
-	body := make([]byte, 0, 16+len(names)*24)
-	body = append(body, `{"topics":`...)
-	body = http_api.AppendJSONStrings(body, names)
-	body = append(body, '}')
-	c := &encodedTopics{gen: gen, body: body}
+	c := &encodedTopics{gen: gen, body: appendTopicsJSON(make([]byte, 0, 16+len(names)*24), names)}
 	s.topicsBody.Store(c)
 	return c, nil
+}
+
+// appendTopicsJSON encodes a /topics answer: {"topics":[...]}.
+func appendTopicsJSON(dst []byte, names []string) []byte {
+	dst = append(dst, `{"topics":`...)
+	dst = http_api.AppendJSONStrings(dst, names)
+	return append(dst, '}')
 }
 
 // encodedTopics is a /topics body and the topic-set generation it encodes.
@@ -343,7 +353,7 @@ func (c *encodedTopics) JSON() []byte { return c.body }
 // Release implements http_api.Body; a shared body has nothing to release.
 func (c *encodedTopics) Release() {}
 
-func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params) (interface{}, error) {
+func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httprouter.Params, grant *auth.Answer) (interface{}, error) {
 	rp, err := params(req)
 	if err != nil {
 		return nil, err
@@ -352,9 +362,18 @@ func (s *httpServer) channels(w http.ResponseWriter, req *http.Request, ps httpr
 	if err != nil {
 		return nil, err
 	}
+	if grant != nil && !grant.TopicAllowed(topic) {
+		// Decided before the topic is looked up, so the answer does not
+		// tell whether it exists.
+		return nil, errForbidden
+	}
+	channels := s.nsqlookupd.db.Channels(topic)
+	if grant != nil {
+		channels = grant.FilterChannels(topic, channels)
+	}
 	return struct {
 		Channels []string `json:"channels"`
-	}{s.nsqlookupd.db.Channels(topic)}, nil
+	}{channels}, nil
 }
 
 // errTopicNotFound is boxed once: /lookup of an absent topic is common
@@ -365,7 +384,7 @@ var errTopicNotFound error = http_api.Err{Code: http.StatusNotFound, Text: "TOPI
 // encoded into pooled buffers, which the response writer releases after
 // writing, so a request allocates nothing of its own beyond what net/http
 // does.
-func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params) (interface{}, error) {
+func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprouter.Params, grant *auth.Answer) (interface{}, error) {
 	rp, err := params(req)
 	if err != nil {
 		return nil, err
@@ -374,11 +393,19 @@ func (s *httpServer) lookup(w http.ResponseWriter, req *http.Request, _ httprout
 	if err != nil {
 		return nil, err
 	}
+	if grant != nil && !grant.TopicAllowed(topic) {
+		// Decided before the topic is looked up, so the answer does not
+		// tell whether it exists.
+		return nil, errForbidden
+	}
 	sc := lookupScratchPool.Get().(*lookupScratch)
 	channels, producers, found := s.nsqlookupd.db.LookupAppend(topic, sc.channels[:0], sc.producers[:0])
 	if !found {
 		sc.Release()
 		return nil, errTopicNotFound
+	}
+	if grant != nil {
+		channels = grant.FilterChannels(topic, channels)
 	}
 	sc.channels, sc.producers = channels, producers
 	sc.body = appendLookupJSON(sc.body[:0], channels, producers)

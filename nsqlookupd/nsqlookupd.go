@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsqlookupd/nsqlookupd/internal/auth"
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
@@ -36,6 +37,9 @@ type NSQLookupd struct {
 	warnLimit *lg.Limiter
 	// tcpAllow is --tcp-allow parsed; empty allows everyone.
 	tcpAllow prefixList
+	// readers checks readers' secrets with the auth servers; nil when
+	// reader auth is off.
+	readers *auth.Authorizer
 
 	tcpListener   net.Listener
 	httpListener  net.Listener // nil when plain HTTP is disabled
@@ -143,7 +147,21 @@ func New(opts *Options) (*NSQLookupd, error) {
 	if opts.Metrics {
 		metrics = newPromMetrics(l)
 	}
-	handler := newHTTPHandler(l, &adminACL{allowed: s.adminAllow, logf: l.logf}, metrics)
+	access := &accessControl{l: l, operators: s.adminAllow}
+	if len(opts.AuthHTTPAddresses) > 0 {
+		if l.readers, err = auth.New(&auth.Options{
+			Addresses:      opts.AuthHTTPAddresses,
+			RequestMethod:  opts.AuthHTTPRequestMethod,
+			ConnectTimeout: opts.HTTPClientConnectTimeout,
+			RequestTimeout: opts.HTTPClientRequestTimeout,
+			Logf:           auth.LogFunc(l.logf),
+			Now:            opts.authNow,
+		}); err != nil {
+			return nil, err
+		}
+		access.readers = l.readers
+	}
+	handler := newHTTPHandler(l, access, metrics)
 	l.tcpServer = newTCPServer(l, l.tcpListener)
 	if l.httpListener != nil {
 		l.httpServer = newHTTPServer(l, handler)
@@ -325,6 +343,9 @@ func (l *NSQLookupd) Exit() {
 
 		l.tcpServer.closeAll()
 		l.goroutines.Wait()
+		if l.readers != nil {
+			l.readers.Close()
+		}
 		l.flushLog()
 	})
 }

@@ -123,6 +123,10 @@ type Options struct {
 	// Metrics serves Prometheus metrics at GET /metrics.
 	Metrics bool `flag:"metrics"`
 
+	// authNow, when set (by tests), is the clock of reader-auth answers'
+	// ttl.
+	authNow func() time.Time
+
 	// StartupWarnings are logged as WARNING at start, right after the
 	// version line. The command fills them with config-file values that are
 	// accepted but probably wrong (unknown keys, durations given as bare

@@ -381,7 +381,8 @@ func TestTLSConsumerDiscoversProducer(t *testing.T) {
 
 	f := newFakeNSQD(t)
 	announceTopic(t, l, f, "secure")
-	startTestConsumer(t, client, "secure", "ch", "https://"+l.RealHTTPSAddr().String())
+	startTestConsumer(t, "secure", "ch", []string{"https://" + l.RealHTTPSAddr().String()},
+		func(s *consumerSetup) { s.client = client })
 
 	test.Eventually(t, 10*time.Second, func() bool {
 		return len(f.subscriptions()) > 0

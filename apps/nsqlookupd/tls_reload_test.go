@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -253,14 +254,27 @@ func TestSIGHUPWithoutHTTPS(t *testing.T) {
 // TestSIGHUPWhileStopping sends SIGHUP while the daemon drains an HTTP
 // request on its way out: it must neither kill the daemon nor reload.
 func TestSIGHUPWhileStopping(t *testing.T) {
-	p := startProc(t, append([]string{"--shutdown-timeout=1s"}, localAddrs...)...)
+	p := startProc(t, append([]string{"--shutdown-timeout=1s", "--http-max-conns=1"}, localAddrs...)...)
 	// A request whose headers never end keeps the drain waiting for the
-	// whole shutdown timeout.
+	// whole shutdown timeout, once the server has accepted its connection:
+	// a connection still in the listen queue is only reset.
 	conn, err := net.DialTimeout("tcp", p.httpAddr, 5*time.Second)
 	test.Nil(t, err, "dial HTTP")
 	defer conn.Close()
 	_, err = conn.Write([]byte("GET /ping HTTP/1.1\r\nHost: lookupd\r\n"))
 	test.Nil(t, err, "write partial request")
+	// With one connection allowed, a second is closed at accept exactly
+	// when the first one counts.
+	test.Eventually(t, 5*time.Second, func() bool {
+		probe, err := net.DialTimeout("tcp", p.httpAddr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer probe.Close()
+		probe.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = probe.Read(make([]byte, 1))
+		return errors.Is(err, io.EOF)
+	}, "the partial request's connection accepted")
 
 	test.Nil(t, p.cmd.Process.Signal(syscall.SIGTERM), "send SIGTERM")
 	test.Eventually(t, 5*time.Second, func() bool {

@@ -171,6 +171,9 @@ type StatusRecorder struct {
 	// Route is the metric label of the route that served the request, set
 	// by the route's handler; empty when no route matched.
 	Route string
+	// Identity is who an auth server said the client is, for the request
+	// log line; empty without reader auth.
+	Identity string
 }
 
 // WriteHeader records the first status written.
