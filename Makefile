@@ -98,7 +98,7 @@ image: static
 BENCH_WORKLOAD ?= all
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-compare bench-tool bench-base
+.PHONY: bench bench-compare bench-tool bench-base bench-attack
 
 bench-tool:
 	$(GO) build -o build/loadgen ./bench/loadgen
@@ -113,3 +113,12 @@ bench-compare: bench-base build bench-tool
 
 bench-base:
 	@if [ ! -f "$(BASE)" ]; then echo "usage: make bench-compare BASE=path/to/other/nsqlookupd" >&2; exit 2; fi
+
+# Replays the resource attacks against $(ATTACK_BIN) with $(ATTACK_DAEMON_ARGS)
+# as the daemon's extra flags; see bench/README.md.
+ATTACK_BIN ?= build/nsqlookupd
+ATTACK_DAEMON_ARGS ?=
+ATTACK_FLAGS ?=
+
+bench-attack: build
+	$(GO) run ./bench/attack -bin $(ATTACK_BIN) -daemon-args '$(ATTACK_DAEMON_ARGS)' $(ATTACK_FLAGS)

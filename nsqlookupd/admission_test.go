@@ -3,6 +3,7 @@ package nsqlookupd_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 // nothing; an allowed client works as usual. A burst of refusals makes a
 // line or two, not one each.
 func TestTCPAllow(t *testing.T) {
-	l := startLookupd(t, withMetrics, func(s *setup) { s.opts.TCPAllow = []string{"127.0.0.2/32"} })
+	l := startLookupd(t, func(s *setup) { s.opts.TCPAllow = []string{"127.0.0.2/32"} })
 	logger := l.log
 
 	refused := l.dialRaw(t, "127.0.0.1")
@@ -45,9 +46,7 @@ func TestTCPAllow(t *testing.T) {
 		}
 		c.Close()
 	}
-	expectSeries(t, l, map[string]float64{
-		`nsqlookupd_connections_refused_total{listener="tcp",reason="forbidden"}`: burst + 1,
-	}, "refusals counted")
+	test.Equal(t, uint64(burst+1), l.refusedCount("tcp", "forbidden"), "refusals counted")
 	if n := warnLines(logger, "is not in tcp-allow"); n < 1 || n > 5 {
 		t.Errorf("%d refusals logged %d WARNING lines, want 1 to 5", burst+1, n)
 	}
@@ -87,6 +86,9 @@ func TestMaxClientsPerIP(t *testing.T) {
 
 	_, producers, _ := l.store().Lookup("kept")
 	test.Equal(t, 1, len(producers), "the first client's registration, untouched")
+	if l.refusedCount("tcp", "max_clients_per_ip") == 0 {
+		t.Errorf("the refused connection was not counted")
+	}
 	if warnLines(logger, "max-clients-per-ip (2) reached") == 0 {
 		t.Errorf("no WARNING line for the refused connection")
 	}
@@ -141,6 +143,14 @@ func TestHTTPConnLimits(t *testing.T) {
 	third := test.DialRaw(t, "127.0.0.2", addr).Conn()
 	ping(third, "a connection from 127.0.0.2")
 	expectClosedAtAccept(test.DialRaw(t, "127.0.0.3", addr).Conn(), "a fourth connection in all")
+	// Counted just after the close the client sees.
+	test.Eventually(t, waitTimeout, func() error {
+		perIP, all := l.refusedCount("http", "max_conns_per_ip"), l.refusedCount("http", "max_conns")
+		if perIP != 1 || all != 1 {
+			return fmt.Errorf("%d refused per IP, %d in all", perIP, all)
+		}
+		return nil
+	}, "each refusal counted under its reason")
 
 	idle1.Close()
 	test.Eventually(t, 5*time.Second, func() bool {

@@ -42,6 +42,18 @@ func HTTPConnCount(l *NSQLookupd) int {
 	return ll.limit.open
 }
 
+// ConnsRefused returns how many connections l refused at accept on
+// listener ("tcp", "http") for reason, as its metrics name them: tests of
+// the connection limits check each refusal is counted.
+func ConnsRefused(l *NSQLookupd, listener, reason string) uint64 {
+	for i, r := range refusals {
+		if r == (refusal{listener, reason}) {
+			return l.refused[i].Load()
+		}
+	}
+	panic("no refusal " + listener + " " + reason)
+}
+
 // HTTPHandler returns the handler of l's HTTP server, which the HTTP fuzzer
 // and benchmark call without sockets.
 func HTTPHandler(l *NSQLookupd) http.Handler { return l.httpServer.Handler }

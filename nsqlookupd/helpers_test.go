@@ -163,6 +163,12 @@ func startLookupd(t testing.TB, configure ...func(*setup)) *daemon {
 // tcpConns returns how many TCP connections the daemon tracks.
 func (d *daemon) tcpConns() int { return nsqlookupd.TCPConnCount(d.NSQLookupd) }
 
+// refusedCount returns how many connections the daemon refused at accept
+// on listener for reason.
+func (d *daemon) refusedCount(listener, reason string) uint64 {
+	return nsqlookupd.ConnsRefused(d.NSQLookupd, listener, reason)
+}
+
 // closeIdle closes the idle connections of the daemon's default client, so
 // that they neither count against connection limits nor as goroutines.
 func (d *daemon) closeIdle() { d.client.CloseIdleConnections() }

@@ -20,6 +20,9 @@ import (
 type httpConn struct {
 	addr    string
 	timeout time.Duration
+	// header is sent with every request: empty, or complete header lines
+	// ending in CRLF (the Authorization header of the reader-auth mode).
+	header string
 
 	conn net.Conn
 	br   *bufio.Reader
@@ -36,6 +39,12 @@ type httpConn struct {
 
 func newHTTPConn(addr string, timeout time.Duration) *httpConn {
 	return &httpConn{addr: addr, timeout: timeout}
+}
+
+// bearer returns the header line that carries secret as a Bearer token,
+// for httpConn.header.
+func bearer(secret string) string {
+	return "Authorization: Bearer " + secret + "\r\n"
 }
 
 func (h *httpConn) close() {
@@ -78,7 +87,9 @@ func (h *httpConn) do(path string, body *[]byte) (int, int64, error) {
 	}
 	h.req = append(h.req[:0], "GET "...)
 	h.req = append(h.req, path...)
-	h.req = append(h.req, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/vnd.nsq; version=1.0\r\n\r\n"...)
+	h.req = append(h.req, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/vnd.nsq; version=1.0\r\n"...)
+	h.req = append(h.req, h.header...)
+	h.req = append(h.req, "\r\n"...)
 	if _, err := h.conn.Write(h.req); err != nil {
 		h.close()
 		return 0, 0, fmt.Errorf("GET %s: %w", path, err)

@@ -40,6 +40,12 @@ type options struct {
 	daemonArgs   string
 	timeout      time.Duration
 	heartbeat    time.Duration
+	// skipDebug skips the /debug memory phase; debugConcurrent is how
+	// many /debug requests its second measurement sends at once.
+	skipDebug       bool
+	debugConcurrent int
+	// authCompare measures /lookup with reader auth on against off.
+	authCompare bool
 }
 
 func main() {
@@ -62,6 +68,9 @@ func main() {
 	flag.StringVar(&o.daemonArgs, "daemon-args", "", "extra space-separated flags passed to both binaries")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a single operation (a REGISTER batch, an HTTP request, cleanup) after this long")
 	flag.DurationVar(&o.heartbeat, "heartbeat", 15*time.Second, "interval of each producer's PING heartbeat, as nsqd's")
+	flag.BoolVar(&o.skipDebug, "skip-debug", false, "skip the /debug phase (RSS during /debug, REGISTER round trips while /debug and /nodes are polled)")
+	flag.IntVar(&o.debugConcurrent, "debug-concurrent", 4, "concurrent GET /debug requests in the /debug phase's second measurement")
+	flag.BoolVar(&o.authCompare, "auth-compare", false, "also measure /lookup with reader auth on (a second daemon with --auth-http-address pointing at a built-in auth server) against off")
 	flag.StringVar(&serve, "serve-trivial", "", "internal: run the trivial ceiling server on this address")
 	flag.Parse()
 
@@ -123,8 +132,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if o.slices < 1 || o.clients < 1 || o.pingConns < 1 || o.pingBatch < 1 || o.duration <= 0 {
-		return errors.New("-slices, -clients, -ping-conns, -ping-batch and -duration must be positive")
+	if o.slices < 1 || o.clients < 1 || o.pingConns < 1 || o.pingBatch < 1 || o.duration <= 0 || o.debugConcurrent < 1 {
+		return errors.New("-slices, -clients, -ping-conns, -ping-batch, -duration and -debug-concurrent must be positive")
 	}
 	if o.pprofDir != "" {
 		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
@@ -154,11 +163,18 @@ func run(o options) error {
 		return err
 	}
 	defer trivial.stop()
+	var auth *authServer
+	if o.authCompare {
+		if auth, err = startAuthServer(); err != nil {
+			return err
+		}
+		defer auth.close()
+	}
 
 	var cols []column
 	byLabel := map[string][]*result{}
 	for _, spec := range ws {
-		rs := runWorkload(o, spec, bins, trivial)
+		rs := runWorkload(o, spec, bins, trivial, auth)
 		rep.Results = append(rep.Results, rs...)
 		a := rs[0]
 		byLabel[a.Label] = append(byLabel[a.Label], a)
@@ -225,6 +241,11 @@ type target struct {
 	hbStop chan struct{}
 	hbDone chan struct{}
 	failed bool
+
+	// probe is the producer of the REGISTER round-trip probes.
+	probe *producer
+	// auth is the reader-auth twin daemon, in -auth-compare mode.
+	auth *authTwin
 }
 
 func (t *target) producers() []*producer {
@@ -250,8 +271,13 @@ func (t *target) fail(phase string, err error) {
 	t.shutdown()
 }
 
-// shutdown stops the heartbeat, drops the producers and stops the daemon.
+// shutdown stops the heartbeat, drops the producers and stops the daemon
+// (and its reader-auth twin).
 func (t *target) shutdown() {
+	if t.auth != nil {
+		t.auth.stop()
+		t.auth = nil
+	}
 	if t.hbStop != nil {
 		close(t.hbStop)
 		<-t.hbDone
@@ -277,7 +303,7 @@ func logf(format string, args ...any) {
 // binary at a time; throughput phases alternate between the binaries and the
 // trivial ceiling server in slices, so a change in machine load hits all of
 // them alike.
-func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialServer) []*result {
+func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialServer, auth *authServer) []*result {
 	t0 := time.Now()
 	w := generate(spec, o.seed)
 	logf("workload %s: %d distinct topics, %d REGISTER commands (generated in %s)",
@@ -330,6 +356,14 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 				logf("pprof: %v", err)
 			}
 		}
+		if auth != nil && !t.failed {
+			var err error
+			// A build without reader auth fails here; the other phases
+			// go on.
+			if t.auth, err = startAuthTwin(o, t, w, auth); err != nil {
+				t.res.problem("%v", err)
+			}
+		}
 	}
 	// The pre-built commands are no longer needed.
 	w.commands = nil
@@ -351,14 +385,14 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			}
 			i := slices.Index(targets, t)
 			cpu := startCPU(t.d.pid())
-			runLoad(t.d.httpAddr, o.clients, slice, w.lookupPaths, o.seed+uint64(s), o.timeout, &lookAcc[i])
+			runLoad(t.d.httpAddr, o.clients, slice, w.lookupPaths, "", o.seed+uint64(s), o.timeout, &lookAcc[i])
 			lookCPU[i] += cpu.elapsed()
 			if err := t.d.alive(); err != nil {
 				t.fail("/lookup load", err)
 			}
 		}
 		cpu := startCPU(trivial.cmd.Process.Pid)
-		runLoad(trivial.addr, o.clients, slice, w.lookupPaths, o.seed+uint64(s), o.timeout, &trivAcc)
+		runLoad(trivial.addr, o.clients, slice, w.lookupPaths, "", o.seed+uint64(s), o.timeout, &trivAcc)
 		trivCPU += cpu.elapsed()
 	}
 	profWG.Wait()
@@ -385,6 +419,13 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			num(t.res.LookupCPUUs), num(t.res.TrivialCPUUs))
 		if t.res.Lookup.FirstErr != "" {
 			t.res.problem("/lookup: %d errors, first: %s", t.res.Lookup.Errors, t.res.Lookup.FirstErr)
+		}
+	}
+
+	// /lookup with reader auth on against off.
+	for _, t := range live(targets) {
+		if t.auth != nil {
+			measureAuth(o, t, w, auth)
 		}
 	}
 
@@ -432,12 +473,13 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			continue
 		}
 		t.addProducer(probe)
-		if t.res.ProbeIdle, err = runProbe(probe, o.duration/2, "", o.timeout); err != nil {
+		t.probe = probe
+		if t.res.ProbeIdle, err = runProbe(probe, o.duration/2, "", nil, o.timeout); err != nil {
 			t.fail("REGISTER probe", err)
 			continue
 		}
 		profileCPU(t, "nodes-polled", o.duration)
-		if t.res.ProbePolled, err = runProbe(probe, o.duration, t.d.httpAddr, o.timeout); err != nil {
+		if t.res.ProbePolled, err = runProbe(probe, o.duration, t.d.httpAddr, []string{"/nodes"}, o.timeout); err != nil {
 			t.fail("REGISTER probe with /nodes polled", err)
 			continue
 		}
@@ -446,6 +488,15 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			spec.Name, t.label, dur(t.res.ProbeIdle.P50Ms), dur(t.res.ProbeIdle.P99Ms), dur(t.res.ProbeIdle.MaxMs),
 			dur(t.res.ProbePolled.P50Ms), dur(t.res.ProbePolled.P99Ms), dur(t.res.ProbePolled.MaxMs),
 			t.res.ProbePolled.N, t.res.ProbePolled.Polls, dur(t.res.ProbePolled.PollMedian))
+	}
+
+	// Memory while /debug is answered, and REGISTER round trips while
+	// /debug and /nodes are polled.
+	if !o.skipDebug {
+		for _, t := range live(targets) {
+			measureDebug(o, t, spec, func() { profileCPU(t, "debug-polled", o.duration) })
+			profWG.Wait()
+		}
 	}
 
 	// Every producer disconnects at once.
@@ -698,4 +749,47 @@ func writeFileFrom(path string, r io.Reader) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// measureDebug measures the daemon's RSS growth during one GET /debug and
+// during several at once, then the probe's REGISTER round trips while
+// /debug and /nodes are each polled back to back. profile starts the CPU
+// profile of the polled part, if profiles are kept.
+func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
+	r := t.res
+	t0 := time.Now()
+	kill := func() {
+		logf("[%s %s] available memory low during /debug: killing the daemon", spec.Name, t.label)
+		t.d.cmd.Process.Kill()
+	}
+	var err error
+	if r.DebugOne, err = runDebugMemory(t.d.pid(), t.d.httpAddr, 1, o.timeout, kill); err != nil {
+		t.fail("/debug memory", err)
+		return
+	}
+	// Several at once may need that many times the memory one needed;
+	// skip them rather than push the machine out of memory.
+	need := r.DebugOne.RSSGrowth * int64(o.debugConcurrent)
+	if avail := memAvailable(); avail >= 0 && need > avail-memFloor() {
+		r.DebugConcurrent = debugStats{Concurrent: o.debugConcurrent,
+			Skipped: fmt.Sprintf("would need about %s, %s available", mb(need), mb(avail))}
+		logf("[%s %s] %d /debug at once skipped: %s", spec.Name, t.label, o.debugConcurrent, r.DebugConcurrent.Skipped)
+	} else if r.DebugConcurrent, err = runDebugMemory(t.d.pid(), t.d.httpAddr, o.debugConcurrent, o.timeout, kill); err != nil {
+		t.fail("/debug memory, concurrent", err)
+		return
+	}
+	profile()
+	if r.ProbeDebugPolled, err = runProbe(t.probe, o.duration, t.d.httpAddr, []string{"/debug", "/nodes"}, o.timeout); err != nil {
+		t.fail("REGISTER probe with /debug and /nodes polled", err)
+		return
+	}
+	r.DebugPhaseSeconds = time.Since(t0).Seconds()
+	logf("[%s %s] /debug: %s in %s; RSS +%s (%.1f%% of the answer) for one, %s for %d at once; "+
+		"REGISTER rtt with /debug and /nodes polled: p99 %s max %s (%d REGISTERs, %d /debug, %d /nodes); phase took %s",
+		spec.Name, t.label, mb(r.DebugOne.BodyBytes), dur(r.DebugOne.Seconds*1000), mb(r.DebugOne.RSSGrowth), r.DebugOne.GrowthPct,
+		r.DebugConcurrent.text(fmt.Sprintf("+%s (%.1f%%)", mb(r.DebugConcurrent.RSSGrowth), r.DebugConcurrent.GrowthPct)),
+		r.DebugConcurrent.Concurrent,
+		dur(r.ProbeDebugPolled.P99Ms), dur(r.ProbeDebugPolled.MaxMs), r.ProbeDebugPolled.N,
+		r.ProbeDebugPolled.polls("/debug"), r.ProbeDebugPolled.polls("/nodes"),
+		time.Since(t0).Round(time.Millisecond))
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,10 +66,11 @@ func percentile(sorted []int64, q float64) int64 {
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 // runLoad drives addr with clients keep-alive connections for dur, each
-// request for a path drawn at random from paths. Every connection first
-// makes one uncounted request so that connection setup is not measured.
-// A non-200 response counts as an error.
-func runLoad(addr string, clients int, dur time.Duration, paths []string, seed uint64, timeout time.Duration, acc *loadAcc) {
+// request for a path drawn at random from paths and carrying header (see
+// httpConn.header). Every connection first makes one uncounted request so
+// that connection setup is not measured. A non-200 response counts as an
+// error.
+func runLoad(addr string, clients int, dur time.Duration, paths []string, header string, seed uint64, timeout time.Duration, acc *loadAcc) {
 	var (
 		wg      sync.WaitGroup
 		ready   sync.WaitGroup
@@ -83,6 +87,7 @@ func runLoad(addr string, clients int, dur time.Duration, paths []string, seed u
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(c)))
 			hc := newHTTPConn(addr, timeout)
+			hc.header = header
 			defer hc.close()
 			hc.get(paths[rng.IntN(len(paths))], nil)
 			ready.Done()
@@ -284,6 +289,27 @@ type probeStats struct {
 	Polls      int     `json:"nodes_polls,omitempty"`
 	PollMedian float64 `json:"nodes_poll_median_ms,omitempty"`
 	PollMax    float64 `json:"nodes_poll_max_ms,omitempty"`
+	// Polled describes every endpoint polled meanwhile.
+	Polled []pollStats `json:"polled,omitempty"`
+}
+
+// pollStats are the requests of one endpoint polled back to back during a
+// probe.
+type pollStats struct {
+	Path     string  `json:"path"`
+	N        int     `json:"n"`
+	MedianMs float64 `json:"median_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// polls returns how many requests of path were completed during the probe.
+func (s probeStats) polls(path string) int {
+	for _, p := range s.Polled {
+		if p.Path == path {
+			return p.N
+		}
+	}
+	return 0
 }
 
 // probeTopics is how many topic names the probe cycles through: it creates
@@ -292,15 +318,18 @@ type probeStats struct {
 const probeTopics = 1000
 
 // runProbe has p send "REGISTER probe-N" one at a time for dur and records
-// each round trip. If pollAddr is set, another goroutine requests GET /nodes
-// in a loop on pollAddr meanwhile, reading each body completely.
-func runProbe(p *producer, dur time.Duration, pollAddr string, timeout time.Duration) (probeStats, error) {
+// each round trip. Meanwhile one connection per path in pollPaths requests
+// it from pollAddr back to back, reading each body completely; the probe
+// goes on past dur until every path has completed once (an answer that
+// takes longer than dur still overlaps the probe).
+func runProbe(p *producer, dur time.Duration, pollAddr string, pollPaths []string, timeout time.Duration) (probeStats, error) {
 	var st probeStats
 	stop := make(chan struct{})
 	var pollWG sync.WaitGroup
-	var pollLats []int64
-	var pollErr error
-	if pollAddr != "" {
+	pollLats := make([][]int64, len(pollPaths))
+	pollErrs := make([]error, len(pollPaths))
+	var pollersDone atomic.Int64 // pollers with at least one request done, or failed
+	for i, path := range pollPaths {
 		pollWG.Add(1)
 		go func() {
 			defer pollWG.Done()
@@ -313,25 +342,39 @@ func runProbe(p *producer, dur time.Duration, pollAddr string, timeout time.Dura
 				default:
 				}
 				t0 := time.Now()
-				status, _, err := hc.get("/nodes", nil)
+				status, _, err := hc.get(path, nil)
 				if err == nil && status != http.StatusOK {
-					err = fmt.Errorf("GET /nodes: status %d", status)
+					err = fmt.Errorf("GET %s: status %d", path, status)
 				}
 				if err != nil {
-					pollErr = err
+					pollErrs[i] = err
+					if len(pollLats[i]) == 0 {
+						pollersDone.Add(1)
+					}
 					return
 				}
-				pollLats = append(pollLats, int64(time.Since(t0)))
+				pollLats[i] = append(pollLats[i], int64(time.Since(t0)))
+				if len(pollLats[i]) == 1 {
+					pollersDone.Add(1)
+				}
 			}
 		}()
-		// Let the first /nodes get going so the probe overlaps it.
+	}
+	if len(pollPaths) > 0 {
+		// Let the first requests get going so the probe overlaps them.
 		time.Sleep(10 * time.Millisecond)
 	}
 	var lats []int64
 	var err error
 	cmd := make([]byte, 0, 64)
 	deadline := time.Now().Add(dur)
-	for i := 0; time.Now().Before(deadline); i++ {
+	hardDeadline := time.Now().Add(max(dur, timeout))
+	for i := 0; ; i++ {
+		now := time.Now()
+		if !now.Before(hardDeadline) ||
+			(!now.Before(deadline) && pollersDone.Load() == int64(len(pollPaths))) {
+			break
+		}
 		cmd = append(cmd[:0], "REGISTER probe-"...)
 		cmd = strconv.AppendInt(cmd, int64(i%probeTopics), 10)
 		cmd = append(cmd, '\n')
@@ -344,7 +387,7 @@ func runProbe(p *producer, dur time.Duration, pollAddr string, timeout time.Dura
 	close(stop)
 	pollWG.Wait()
 	if err == nil {
-		err = pollErr
+		err = errors.Join(pollErrs...)
 	}
 	slices.Sort(lats)
 	st.N = len(lats)
@@ -353,11 +396,17 @@ func runProbe(p *producer, dur time.Duration, pollAddr string, timeout time.Dura
 	if len(lats) > 0 {
 		st.MaxMs = ms(lats[len(lats)-1])
 	}
-	if len(pollLats) > 0 {
-		slices.Sort(pollLats)
-		st.Polls = len(pollLats)
-		st.PollMedian = ms(pollLats[len(pollLats)/2])
-		st.PollMax = ms(pollLats[len(pollLats)-1])
+	for i, path := range pollPaths {
+		pl := pollLats[i]
+		if len(pl) == 0 {
+			continue
+		}
+		slices.Sort(pl)
+		ps := pollStats{Path: path, N: len(pl), MedianMs: ms(pl[len(pl)/2]), MaxMs: ms(pl[len(pl)-1])}
+		st.Polled = append(st.Polled, ps)
+		if path == "/nodes" {
+			st.Polls, st.PollMedian, st.PollMax = ps.N, ps.MedianMs, ps.MaxMs
+		}
 	}
 	return st, err
 }
@@ -477,4 +526,141 @@ func fetchProfile(addr, query, path string) error {
 		return fmt.Errorf("fetching profile %s: status %d", query, resp.StatusCode)
 	}
 	return writeFileFrom(path, resp.Body)
+}
+
+// debugStats is the daemon's memory while it answers GET /debug, one or
+// several at once.
+type debugStats struct {
+	Concurrent int `json:"concurrent"`
+	// BodyBytes is the size of one answer.
+	BodyBytes int64 `json:"body_bytes"`
+	// Seconds is the time until the last answer had been read.
+	Seconds float64 `json:"seconds"`
+	// RSSBefore is VmRSS just before the requests; RSSPeak the highest
+	// VmRSS sampled (every 5 ms) until the last answer had been read.
+	RSSBefore int64 `json:"rss_before_bytes"`
+	RSSPeak   int64 `json:"rss_peak_bytes"`
+	RSSGrowth int64 `json:"rss_growth_bytes"`
+	// GrowthPct is RSSGrowth as a percentage of one answer's size.
+	GrowthPct float64 `json:"rss_growth_pct_of_body"`
+	Samples   int     `json:"rss_samples"`
+	// Skipped says why the measurement was not made (the machine had
+	// too little memory for it).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// debugSampleInterval is how often the daemon's RSS is read while /debug
+// is answered.
+const debugSampleInterval = 5 * time.Millisecond
+
+// memAvailable returns the machine's available memory (MemAvailable), or
+// -1 if it cannot be read.
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// memFloor is the available memory the /debug phase leaves to the rest
+// of the machine: a daemon that builds /debug answers in memory can need
+// several times their size, which at the large workload is more than the
+// machine has.
+func memFloor() int64 {
+	total := int64(0)
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			total = kb * 1024
+		}
+	}
+	return max(2<<30, total*15/100)
+}
+
+// errMemoryLow reports a /debug measurement stopped to protect the machine.
+var errMemoryLow = errors.New("the machine's available memory fell below the floor while /debug was answered; the daemon was killed")
+
+// runDebugMemory requests GET /debug concurrent times at once, reading
+// every answer completely, while sampling the daemon's VmRSS. If the
+// machine's available memory falls below memFloor meanwhile, it calls
+// kill (which must stop the daemon) and returns errMemoryLow.
+func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration, kill func()) (debugStats, error) {
+	st := debugStats{Concurrent: concurrent}
+	conns := make([]*httpConn, concurrent)
+	for i := range conns {
+		conns[i] = newHTTPConn(addr, timeout)
+		defer conns[i].close()
+		// Connect first, so the requests start together.
+		if _, _, err := conns[i].get("/ping", nil); err != nil {
+			return st, err
+		}
+	}
+	var err error
+	if st.RSSBefore, _, err = memStats(pid); err != nil {
+		return st, err
+	}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	st.RSSPeak = st.RSSBefore
+	floor := memFloor()
+	var killed bool
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(debugSampleInterval)
+		defer tick.Stop()
+		for {
+			if rss, _, err := memStats(pid); err == nil {
+				st.RSSPeak = max(st.RSSPeak, rss)
+				st.Samples++
+			}
+			if avail := memAvailable(); avail >= 0 && avail < floor && !killed {
+				killed = true
+				kill()
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	sizes := make([]int64, concurrent)
+	errs := make([]error, concurrent)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i, hc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, n, err := hc.get("/debug", nil)
+			if err == nil && status != http.StatusOK {
+				err = fmt.Errorf("GET /debug: status %d", status)
+			}
+			sizes[i], errs[i] = n, err
+		}()
+	}
+	wg.Wait()
+	st.Seconds = time.Since(t0).Seconds()
+	close(stop)
+	<-sampled
+	st.BodyBytes = slices.Max(sizes)
+	st.RSSGrowth = st.RSSPeak - st.RSSBefore
+	if st.BodyBytes > 0 {
+		st.GrowthPct = 100 * float64(st.RSSGrowth) / float64(st.BodyBytes)
+	}
+	if killed {
+		return st, fmt.Errorf("%w (RSS had grown by %s; floor %s)", errMemoryLow, mb(st.RSSGrowth), mb(floor))
+	}
+	return st, errors.Join(errs...)
 }

@@ -47,6 +47,19 @@ type result struct {
 
 	CleanSeconds float64 `json:"disconnect_clean_seconds"`
 
+	// DebugOne and DebugConcurrent are the daemon's RSS during one GET
+	// /debug and during several at once; ProbeDebugPolled the probe's
+	// REGISTER round trips while /debug and /nodes are polled back to
+	// back. DebugPhaseSeconds is how long all of that took (zero when
+	// skipped).
+	DebugOne          debugStats `json:"debug_one"`
+	DebugConcurrent   debugStats `json:"debug_concurrent"`
+	ProbeDebugPolled  probeStats `json:"register_latency_debug_nodes_polled"`
+	DebugPhaseSeconds float64    `json:"debug_phase_seconds"`
+
+	// Auth compares /lookup with reader auth off and on (-auth-compare).
+	Auth *authStats `json:"reader_auth,omitempty"`
+
 	// CPU time the daemon (or the trivial server) used, per operation:
 	// unlike wall-clock figures these barely move when other processes
 	// compete for the cores.
@@ -113,7 +126,21 @@ type row struct {
 	// the row gets no ratio).
 	val  func(r *result) float64
 	text func(r *result) string
+	// show, if set, leaves the row out of the table unless it holds for
+	// some column (a phase that was skipped or not asked for).
+	show func(r *result) bool
 }
+
+func debugRan(r *result) bool { return r.DebugOne.Samples > 0 }
+
+// text returns figure, or "skipped" if the measurement was skipped.
+func (s debugStats) text(figure string) string {
+	if s.Skipped != "" {
+		return "skipped"
+	}
+	return figure
+}
+func authRan(r *result) bool { return r.Auth != nil }
 
 func num(v float64) string {
 	switch {
@@ -160,43 +187,83 @@ func mb(b int64) string { return num(float64(b)/(1<<20)) + " MB" }
 var rows = []row{
 	{"distinct topics / REGISTERs", plain, nil, func(r *result) string {
 		return commas(int64(r.DistinctTopics)) + " / " + commas(int64(r.Registers))
-	}},
-	{"GET /lookup req/s", plain, func(r *result) float64 { return r.Lookup.PerSec }, nil},
-	{"GET /lookup p50", millis, func(r *result) float64 { return r.Lookup.P50Ms }, nil},
-	{"GET /lookup p99", millis, func(r *result) float64 { return r.Lookup.P99Ms }, nil},
-	{"GET /lookup max", millis, func(r *result) float64 { return r.Lookup.MaxMs }, nil},
-	{"GET /lookup errors", plain, func(r *result) float64 { return float64(r.Lookup.Errors) }, nil},
-	{"trivial server req/s", plain, func(r *result) float64 { return r.Trivial.PerSec }, nil},
-	{"/lookup / trivial (req/s)", ratio, func(r *result) float64 { return r.LookupVsTrivial }, nil},
+	}, nil},
+	{"GET /lookup req/s", plain, func(r *result) float64 { return r.Lookup.PerSec }, nil, nil},
+	{"GET /lookup p50", millis, func(r *result) float64 { return r.Lookup.P50Ms }, nil, nil},
+	{"GET /lookup p99", millis, func(r *result) float64 { return r.Lookup.P99Ms }, nil, nil},
+	{"GET /lookup max", millis, func(r *result) float64 { return r.Lookup.MaxMs }, nil, nil},
+	{"GET /lookup errors", plain, func(r *result) float64 { return float64(r.Lookup.Errors) }, nil, nil},
+	{"trivial server req/s", plain, func(r *result) float64 { return r.Trivial.PerSec }, nil, nil},
+	{"/lookup / trivial (req/s)", ratio, func(r *result) float64 { return r.LookupVsTrivial }, nil, nil},
 	{"CPU per /lookup / per trivial req", plain, nil, func(r *result) string {
 		return num(r.LookupCPUUs) + " / " + num(r.TrivialCPUUs) + " us"
-	}},
-	{"GET /nodes (median)", millis, func(r *result) float64 { return r.Nodes.MedianMs }, nil},
-	{"GET /nodes CPU per request", cpuMillis, func(r *result) float64 { return r.NodesCPUMs }, nil},
-	{"GET /nodes body", bytesMB, func(r *result) float64 { return float64(r.Nodes.BodyBytes) }, nil},
-	{"GET /channels?topic= (median)", millis, func(r *result) float64 { return r.Channels.MedianMs }, nil},
-	{"GET /topics (median)", millis, func(r *result) float64 { return r.Topics.MedianMs }, nil},
-	{"disconnect all -> store clean", millis, func(r *result) float64 { return r.CleanSeconds * 1000 }, nil},
-	{"  CPU used meanwhile", cpuMillis, func(r *result) float64 { return r.CleanCPUSeconds * 1000 }, nil},
-	{"REGISTER commands/s", plain, func(r *result) float64 { return r.RegistersPerSec }, nil},
-	{"CPU per REGISTER", cpuMicros, func(r *result) float64 { return r.RegisterCPUUs }, nil},
-	{"RSS per REGISTER (B)", plain, func(r *result) float64 { return r.RSSPerRegister }, nil},
+	}, nil},
+	{"GET /nodes (median)", millis, func(r *result) float64 { return r.Nodes.MedianMs }, nil, nil},
+	{"GET /nodes CPU per request", cpuMillis, func(r *result) float64 { return r.NodesCPUMs }, nil, nil},
+	{"GET /nodes body", bytesMB, func(r *result) float64 { return float64(r.Nodes.BodyBytes) }, nil, nil},
+	{"GET /channels?topic= (median)", millis, func(r *result) float64 { return r.Channels.MedianMs }, nil, nil},
+	{"GET /topics (median)", millis, func(r *result) float64 { return r.Topics.MedianMs }, nil, nil},
+	{"disconnect all -> store clean", millis, func(r *result) float64 { return r.CleanSeconds * 1000 }, nil, nil},
+	{"  CPU used meanwhile", cpuMillis, func(r *result) float64 { return r.CleanCPUSeconds * 1000 }, nil, nil},
+	{"REGISTER commands/s", plain, func(r *result) float64 { return r.RegistersPerSec }, nil, nil},
+	{"CPU per REGISTER", cpuMicros, func(r *result) float64 { return r.RegisterCPUUs }, nil, nil},
+	{"RSS per REGISTER (B)", plain, func(r *result) float64 { return r.RSSPerRegister }, nil, nil},
 	{"RSS start / connected / registered", plain, nil, func(r *result) string {
 		return mb(r.RSSBaseline) + " / " + mb(r.RSSConnected) + " / " + mb(r.RSSAfter)
-	}},
-	{"RSS peak", bytesMB, func(r *result) float64 { return float64(r.RSSPeak) }, nil},
-	{"PING round trips/s", plain, func(r *result) float64 { return r.PingsPerSec }, nil},
+	}, nil},
+	{"RSS peak", bytesMB, func(r *result) float64 { return float64(r.RSSPeak) }, nil, nil},
+	{"PING round trips/s", plain, func(r *result) float64 { return r.PingsPerSec }, nil, nil},
 	{"REGISTER rtt p99 / max, idle", plain, nil, func(r *result) string {
 		return dur(r.ProbeIdle.P99Ms) + " / " + dur(r.ProbeIdle.MaxMs)
-	}},
-	{"REGISTER rtt p99, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.P99Ms }, nil},
-	{"REGISTER rtt max, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.MaxMs }, nil},
+	}, nil},
+	{"REGISTER rtt p99, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.P99Ms }, nil, nil},
+	{"REGISTER rtt max, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.MaxMs }, nil, nil},
 	{"  REGISTERs / /nodes done meanwhile", plain, nil, func(r *result) string {
 		return commas(int64(r.ProbePolled.N)) + " / " + commas(int64(r.ProbePolled.Polls))
-	}},
+	}, nil},
+	{"GET /debug body", bytesMB, func(r *result) float64 { return float64(r.DebugOne.BodyBytes) }, nil, debugRan},
+	{"GET /debug time, one / several at once", plain, nil, func(r *result) string {
+		return dur(r.DebugOne.Seconds*1000) + " / " + r.DebugConcurrent.text(dur(r.DebugConcurrent.Seconds*1000)) +
+			" (" + strconv.Itoa(r.DebugConcurrent.Concurrent) + ")"
+	}, debugRan},
+	{"RSS growth during one /debug", bytesMB, func(r *result) float64 { return float64(r.DebugOne.RSSGrowth) }, nil, debugRan},
+	{"RSS growth, several /debug at once", plain, nil, func(r *result) string {
+		if r.DebugConcurrent.Skipped != "" {
+			return "skipped: " + r.DebugConcurrent.Skipped
+		}
+		return mb(r.DebugConcurrent.RSSGrowth)
+	}, debugRan},
+	{"  as % of one answer: one / several", plain, nil, func(r *result) string {
+		return strconv.FormatFloat(r.DebugOne.GrowthPct, 'f', 1, 64) + "% / " +
+			r.DebugConcurrent.text(strconv.FormatFloat(r.DebugConcurrent.GrowthPct, 'f', 1, 64)+"%")
+	}, debugRan},
+	{"REGISTER rtt p99, /debug+/nodes polled", millis, func(r *result) float64 { return r.ProbeDebugPolled.P99Ms }, nil, debugRan},
+	{"REGISTER rtt max, /debug+/nodes polled", millis, func(r *result) float64 { return r.ProbeDebugPolled.MaxMs }, nil, debugRan},
+	{"  REGISTERs / /debug / /nodes done meanwhile", plain, nil, func(r *result) string {
+		p := r.ProbeDebugPolled
+		return commas(int64(p.N)) + " / " + commas(int64(p.polls("/debug"))) + " / " + commas(int64(p.polls("/nodes")))
+	}, debugRan},
+	{"/lookup req/s, reader auth off / on", plain, nil, func(r *result) string {
+		return num(r.Auth.Off.PerSec) + " / " + num(r.Auth.On.PerSec)
+	}, authRan},
+	{"/lookup reader auth on / off (req/s)", ratio, func(r *result) float64 {
+		if r.Auth == nil {
+			return 0
+		}
+		return r.Auth.Ratio
+	}, nil, authRan},
+	{"CPU per /lookup, auth off / on", plain, nil, func(r *result) string {
+		return num(r.Auth.OffCPUUs) + " / " + num(r.Auth.OnCPUUs) + " us"
+	}, authRan},
+	{"  auth server requests meanwhile", plain, func(r *result) float64 {
+		if r.Auth == nil {
+			return 0
+		}
+		return float64(r.Auth.AuthRequests)
+	}, nil, authRan},
 	{"load average at start / end", plain, nil, func(r *result) string {
 		return strconv.FormatFloat(r.LoadAvgStart, 'f', 1, 64) + " / " + strconv.FormatFloat(r.LoadAvgEnd, 'f', 1, 64)
-	}},
+	}, nil},
 }
 
 // format renders a row's value for r in its unit.
@@ -227,13 +294,16 @@ func (rw row) format(r *result) string {
 // printTable writes one column per workload (and, when comparing, the
 // other binary's figures and their ratio) and one row per figure.
 func printTable(w io.Writer, cols []column) {
-	cells := make([][]string, len(rows)+1)
+	shown := slices.DeleteFunc(slices.Clone(rows), func(rw row) bool {
+		return rw.show != nil && !slices.ContainsFunc(cols, func(c column) bool { return c.r != nil && rw.show(c.r) })
+	})
+	cells := make([][]string, len(shown)+1)
 	cells[0] = append([]string{"workload (producers x topics x channels)"}, colHeads(cols)...)
-	for i, rw := range rows {
+	for i, rw := range shown {
 		line := []string{rw.name}
 		for _, c := range cols {
 			switch {
-			case c.r == nil:
+			case c.r == nil, rw.show != nil && !rw.show(c.r), c.base != nil && rw.show != nil && !rw.show(c.base):
 				line = append(line, "-")
 			case c.base != nil:
 				if rw.text != nil {
@@ -319,6 +389,15 @@ func evaluate(r *result) []check {
 	if r.Workload.Name == "large" {
 		add("/nodes < 0.5 s", r.Nodes.N > 0, r.Nodes.MedianMs < 500, dur(r.Nodes.MedianMs))
 		add("disconnect -> clean < 2 s", r.CleanSeconds > 0, r.CleanSeconds < 2, dur(r.CleanSeconds*1000))
+		// The memory and latency goals of streamed /debug and /nodes.
+		add("RSS growth during one /debug < 10% of it", debugRan(r), r.DebugOne.GrowthPct < 10,
+			fmt.Sprintf("%.1f%% (+%s for %s)", r.DebugOne.GrowthPct, mb(r.DebugOne.RSSGrowth), mb(r.DebugOne.BodyBytes)))
+		add(fmt.Sprintf("RSS growth, %d /debug at once < 10%% of one", r.DebugConcurrent.Concurrent),
+			debugRan(r) && r.DebugConcurrent.Skipped == "",
+			r.DebugConcurrent.GrowthPct < 10,
+			fmt.Sprintf("%.1f%% (+%s)", r.DebugConcurrent.GrowthPct, mb(r.DebugConcurrent.RSSGrowth)))
+		add("REGISTER rtt max < 50 ms, /debug+/nodes polled", debugRan(r) && r.ProbeDebugPolled.N > 0,
+			r.ProbeDebugPolled.MaxMs < 50, dur(r.ProbeDebugPolled.MaxMs))
 	}
 	if ref, ok := upstream[r.Workload.Name]; ok {
 		add("/topics <= upstream/2 ("+dur(ref.TopicsMs/2)+")", r.Topics.N > 0,
@@ -332,6 +411,10 @@ func evaluate(r *result) []check {
 	add("REGISTER rtt p99 < 5 ms while /nodes polled", r.ProbePolled.N > 0, r.ProbePolled.P99Ms < 5, dur(r.ProbePolled.P99Ms))
 	add("REGISTER rtt max < 10 ms while /nodes polled", r.ProbePolled.N > 0, r.ProbePolled.MaxMs < 10,
 		dur(r.ProbePolled.MaxMs)+" (not polled: "+dur(r.ProbeIdle.MaxMs)+")")
+	if r.Auth != nil {
+		add("/lookup with reader auth >= 0.9x without", r.Auth.On.Requests > 0, r.Auth.Ratio >= 0.9,
+			fmt.Sprintf("%.2fx (%s vs %s req/s)", r.Auth.Ratio, num(r.Auth.On.PerSec), num(r.Auth.Off.PerSec)))
+	}
 	add("no errors", true, len(r.Problems) == 0, strconv.Itoa(len(r.Problems))+" problems")
 	return out
 }
