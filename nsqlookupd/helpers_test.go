@@ -82,7 +82,8 @@ func withMetrics(s *setup) { s.opts.Metrics = true }
 // connections, each logged at info level.
 func quiet(s *setup) { s.opts.LogLevel = lg.WARN }
 
-// notServing creates the daemon without running Main.
+// notServing creates the daemon without running Main, or a client, for
+// tests that call its handlers directly.
 func notServing(s *setup) { s.serve = false }
 
 // daemon is a daemon started by startLookupd.
@@ -118,7 +119,7 @@ func startLookupd(t testing.TB, configure ...func(*setup)) *daemon {
 	if s.opts.Logger == logger {
 		d.log = logger
 	}
-	if d.client == nil {
+	if d.client == nil && s.serve {
 		transport := &http.Transport{DialContext: (&net.Dialer{Timeout: waitTimeout}).DialContext}
 		t.Cleanup(transport.CloseIdleConnections)
 		d.client = &http.Client{
