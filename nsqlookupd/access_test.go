@@ -1,4 +1,4 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"encoding/json"
@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsqio/go-nsq"
-
-	"github.com/nsqlookupd/nsqlookupd/internal/auth"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
 )
 
@@ -117,52 +114,37 @@ func (a *testAuthServer) addr() string {
 // servers, whose clients from 127.0.0.1 are readers, not operators (only
 // 127.0.0.2 is), with a producer of topics "orders" (channels "billing",
 // "audit") and "orders_eu" (channel "billing") and a fake clock for ttls.
-func authedLookupd(t *testing.T, tweak func(*Options), servers ...string) (*NSQLookupd, *test.Logger, *fakeClock) {
+// configure, if not nil, changes the setup further.
+func authedLookupd(t *testing.T, configure func(*setup), servers ...string) *daemon {
 	t.Helper()
-	opts, logger := testOptions(t)
-	opts.AuthHTTPAddresses = servers
-	opts.HTTPAdminAllow = []string{"127.0.0.2/32"}
-	clk := &fakeClock{now: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
-	opts.authNow = clk.Now
-	if tweak != nil {
-		tweak(opts)
-	}
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withClock, func(s *setup) {
+		s.opts.AuthHTTPAddresses = servers
+		s.opts.HTTPAdminAllow = []string{"127.0.0.2/32"}
+		if configure != nil {
+			configure(s)
+		}
+	})
 	nsqd := identified(t, l)
-	nsqd.send("REGISTER orders billing\nREGISTER orders audit\nREGISTER orders_eu billing\nREGISTER secret-topic x\n")
-	for range 4 {
-		nsqd.expectFrame("OK")
+	for _, reg := range []string{"orders billing", "orders audit", "orders_eu billing", "secret-topic x"} {
+		test.Equal(t, "OK", nsqd.Command("REGISTER "+reg), "REGISTER "+reg)
 	}
-	return l, logger, clk
-}
-
-// fakeClock is a settable clock for the auth cache's ttls.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return l
 }
 
 // readerGet sends GET target from 127.0.0.1 with the given Authorization
 // header (none if empty).
-func readerGet(t testing.TB, l *NSQLookupd, target, authorization string) apiResult {
+func readerGet(t testing.TB, l *daemon, target, authorization string) response {
 	t.Helper()
 	header := http.Header{}
 	if authorization != "" {
 		header.Set("Authorization", authorization)
 	}
-	return apiCall(t, l, "GET", target, nil, header)
+	return get(t, l, target, withHeader(header))
+}
+
+// operatorClient sends from 127.0.0.2, the operator's address.
+func operatorClient(t testing.TB) requestOption {
+	return withClient(aclClient(t, "127.0.0.2"))
 }
 
 // TestReaderAuthTable walks every row of SPEC §10's table of reader
@@ -174,7 +156,7 @@ func TestReaderAuthTable(t *testing.T) {
 	as.set("broken", http.StatusOK, `{"ttl":3600,"authorizations":[{"topic":"(","channels":[".*"],"permissions":["subscribe"]}]}`)
 	as.set("oddperm", http.StatusOK, `{"ttl":3600,"authorizations":[{"topic":".*","channels":[".*"],"permissions":["read"]}]}`)
 	as.set("denied", http.StatusUnauthorized, `{"message":"no"}`)
-	l, _, _ := authedLookupd(t, nil, as.addr())
+	l := authedLookupd(t, nil, as.addr())
 
 	tests := []struct {
 		name, target, authorization string
@@ -213,7 +195,7 @@ func TestReaderAuthTable(t *testing.T) {
 			if strings.Contains(want, "PRODUCER") {
 				if producer == "" {
 					// The producer object, as an operator sees it.
-					all := apiCallWith(t, aclClient(t, "127.0.0.2"), l, "GET", "/lookup?topic=orders", nil, nil)
+					all := get(t, l, "/lookup?topic=orders", operatorClient(t))
 					_, p, _ := strings.Cut(string(all.body), `"producers":[`)
 					producer = strings.TrimSuffix(p, "]}")
 				}
@@ -261,13 +243,13 @@ func TestReaderAuthUnavailable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const timeout = 500 * time.Millisecond
-			l, _, _ := authedLookupd(t, func(o *Options) { o.HTTPClientRequestTimeout = timeout }, tt.servers...)
-			done := make(chan apiResult)
+			l := authedLookupd(t, func(s *setup) { s.opts.HTTPClientRequestTimeout = timeout }, tt.servers...)
+			done := make(chan response)
 			start := time.Now()
 			go func() { done <- readerGet(t, l, "/lookup?topic=orders", "Bearer alice") }()
 			// Meanwhile the daemon answers everything else at once.
-			test.Equal(t, http.StatusOK, apiGet(t, l, "/ping").status, "/ping meanwhile")
-			test.Equal(t, http.StatusOK, apiCallWith(t, aclClient(t, "127.0.0.2"), l, "GET", "/nodes", nil, nil).status, "/nodes meanwhile")
+			test.Equal(t, http.StatusOK, get(t, l, "/ping").status, "/ping meanwhile")
+			test.Equal(t, http.StatusOK, get(t, l, "/nodes", operatorClient(t)).status, "/nodes meanwhile")
 			r := <-done
 			elapsed := time.Since(start)
 			test.Equal(t, tt.status, r.status, "status, body "+string(r.body))
@@ -293,7 +275,7 @@ func TestReaderAuthRequestMethods(t *testing.T) {
 				io.WriteString(w, grantJSON(60, "m", ". .* subscribe"))
 			}))
 			defer srv.Close()
-			l, _, _ := authedLookupd(t, func(o *Options) { o.AuthHTTPRequestMethod = method }, srv.URL+"/check")
+			l := authedLookupd(t, func(s *setup) { s.opts.AuthHTTPRequestMethod = method }, srv.URL+"/check")
 			r := readerGet(t, l, "/topics", "Bearer s3cret")
 			test.Equal(t, http.StatusOK, r.status, "status")
 			fields := "common_name=&remote_ip=127.0.0.1&secret=s3cret&tls=false"
@@ -312,7 +294,8 @@ func TestReaderAuthCache(t *testing.T) {
 	as := newTestAuthServer(t)
 	as.set("cached", http.StatusOK, grantJSON(60, "c", "orders .* subscribe"))
 	as.set("uncached", http.StatusOK, grantJSON(0, "u", "orders .* subscribe"))
-	l, _, clk := authedLookupd(t, nil, as.addr())
+	l := authedLookupd(t, nil, as.addr())
+	clk := l.clock
 
 	for range 100 {
 		test.Equal(t, http.StatusOK, readerGet(t, l, "/lookup?topic=orders", "Bearer cached").status, "cached /lookup")
@@ -362,7 +345,8 @@ func TestReaderAuthSecretNeverLogged(t *testing.T) {
 	downAddr := down.addr()
 	down.srv.Close()
 	for _, servers := range [][]string{{as.addr()}, {downAddr}} {
-		l, logger, _ := authedLookupd(t, nil, servers...)
+		l := authedLookupd(t, nil, servers...)
+		logger := l.log
 		for _, target := range []string{"/lookup?topic=orders", "/lookup?topic=secret-topic", "/topics", "/channels?topic=orders"} {
 			readerGet(t, l, target, "Bearer "+secret)
 		}
@@ -389,7 +373,8 @@ func TestReaderAuthSecretNeverLogged(t *testing.T) {
 func TestReaderAuthIdentityLogged(t *testing.T) {
 	as := newTestAuthServer(t)
 	as.set("alice", http.StatusOK, grantJSON(60, "alice\n[forged]", "orders .* subscribe"))
-	l, logger, _ := authedLookupd(t, nil, as.addr())
+	l := authedLookupd(t, nil, as.addr())
+	logger := l.log
 	test.Equal(t, http.StatusOK, readerGet(t, l, "/lookup?topic=orders", "Bearer alice").status, "status")
 	test.Eventually(t, 5*time.Second, func() bool {
 		for _, line := range logger.Lines() {
@@ -426,17 +411,16 @@ func TestOperatorAccess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts, _ := testOptions(t)
-			opts.Metrics = true
-			opts.HTTPAdminAllow = tt.allow
-			if tt.auth {
-				opts.AuthHTTPAddresses = []string{as.addr()}
-			}
-			l := startLookupd(t, opts)
+			l := startLookupd(t, withMetrics, func(s *setup) {
+				s.opts.HTTPAdminAllow = tt.allow
+				if tt.auth {
+					s.opts.AuthHTTPAddresses = []string{as.addr()}
+				}
+			})
 			for source, operator := range tt.operator {
 				client := aclClient(t, source)
 				for _, op := range operatorTargets {
-					r := apiCallWith(t, client, l, op.method, op.target, nil, nil)
+					r := do(t, l, op.method, op.target, withClient(client))
 					if operator && r.status == http.StatusForbidden || !operator && r.status != http.StatusForbidden {
 						t.Errorf("%s %s from %s: %d %s (operator: %v)", op.method, op.target, source, r.status, r.body, operator)
 					}
@@ -445,10 +429,10 @@ func TestOperatorAccess(t *testing.T) {
 					}
 				}
 				for _, target := range []string{"/ping", "/info"} {
-					test.Equal(t, http.StatusOK, apiCallWith(t, client, l, "GET", target, nil, nil).status, target+" from "+source)
+					test.Equal(t, http.StatusOK, get(t, l, target, withClient(client)).status, target+" from "+source)
 				}
 				// Operators read without a secret, unfiltered.
-				r := apiCallWith(t, client, l, "GET", "/topics", nil, nil)
+				r := get(t, l, "/topics", withClient(client))
 				if operator || !tt.auth {
 					test.Equal(t, http.StatusOK, r.status, "/topics from "+source)
 				} else {
@@ -459,48 +443,27 @@ func TestOperatorAccess(t *testing.T) {
 	}
 }
 
-// TestOperatorsWithoutList: with reader auth on and no --http-admin-allow,
-// only loopback clients are operators; with auth off, everyone is.
-func TestOperatorsWithoutList(t *testing.T) {
-	on := &accessControl{readers: new(auth.Authorizer)}
-	off := &accessControl{}
-	for _, tc := range []struct {
-		remote          string
-		authOn, authOff bool
-	}{
-		{"127.0.0.1:5000", true, true},
-		{"127.3.4.5:5000", true, true},
-		{"[::1]:5000", true, true},
-		{"[::ffff:127.0.0.1]:5000", true, true},
-		{"10.0.0.1:5000", false, true},
-		{"[fd00::1]:5000", false, true},
-		{"not-an-address", false, false},
-	} {
-		req := &http.Request{RemoteAddr: tc.remote}
-		test.Equal(t, tc.authOn, on.isOperator(req), tc.remote+" with auth on")
-		test.Equal(t, tc.authOff, off.isOperator(req), tc.remote+" with auth off")
-	}
-}
-
 // TestConsumerWithAuthSecret: a go-nsq v1.1.0 consumer with auth_secret set
 // finds a topic its secret grants through the daemon and connects to the
 // producer; for a topic the secret does not grant it finds nothing.
 func TestConsumerWithAuthSecret(t *testing.T) {
 	as := newTestAuthServer(t)
 	as.set("consumer-secret", http.StatusOK, grantJSON(60, "consumer", "^granted$ .* subscribe"))
-	opts, logger := testOptions(t)
-	opts.AuthHTTPAddresses = []string{as.addr()}
-	opts.HTTPAdminAllow = []string{"127.0.0.2/32"} // the consumer, on 127.0.0.1, is a reader
-	l := startLookupd(t, opts)
+	l := startLookupd(t, func(s *setup) {
+		s.opts.AuthHTTPAddresses = []string{as.addr()}
+		s.opts.HTTPAdminAllow = []string{"127.0.0.2/32"} // the consumer, on 127.0.0.1, is a reader
+	})
+	logger := l.log
 	f := newFakeNSQD(t)
 	announceTopic(t, l, f, "granted")
 	announceTopic(t, l, f, "hidden")
 
-	startTestConsumerWith(t, "granted", "ch", func(cfg *nsq.Config) { cfg.AuthSecret = "consumer-secret" }, l.RealHTTPAddr().String())
+	withSecret := func(s *consumerSetup) { s.cfg.AuthSecret = "consumer-secret" }
+	startTestConsumer(t, "granted", "ch", []string{l.RealHTTPAddr().String()}, withSecret)
 	test.Eventually(t, 10*time.Second, func() bool { return len(f.subscriptions()) > 0 }, "consumer subscribed at the granted topic's nsqd")
 	test.Equal(t, []string{"SUB granted ch"}, f.subscriptions(), "SUB commands")
 
-	startTestConsumerWith(t, "hidden", "ch", func(cfg *nsq.Config) { cfg.AuthSecret = "consumer-secret" }, l.RealHTTPAddr().String())
+	startTestConsumer(t, "hidden", "ch", []string{l.RealHTTPAddr().String()}, withSecret)
 	test.Eventually(t, 10*time.Second, func() bool {
 		n := 0
 		for _, line := range logger.Lines() {

@@ -1,9 +1,8 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -174,37 +173,42 @@ func (f *fakeNSQD) closeConns() {
 
 // announceTopic registers an nsqd at 127.0.0.1:<f's port> for topic on l,
 // over a raw V1 connection that stays open.
-func announceTopic(t testing.TB, l *NSQLookupd, f *fakeNSQD, topic string) *tcpClient {
+func announceTopic(t testing.TB, l *daemon, f *fakeNSQD, topic string) *test.V1Conn {
 	t.Helper()
-	c := dialLookupd(t, l)
-	c.identify("127.0.0.1", f.port(), 4151)
-	c.send("REGISTER " + topic + "\n")
-	c.expectFrame("OK")
+	c := l.dial(t)
+	c.Identify("127.0.0.1", f.port(), 4151)
+	test.Equal(t, "OK", c.Command("REGISTER "+topic), "REGISTER "+topic)
 	return c
 }
 
-// startTestConsumer starts a go-nsq consumer of topic/channel that polls
-// the given lookupd HTTP addresses, and stops it when the test ends.
-func startTestConsumer(t testing.TB, topic, channel string, lookupds ...string) *nsq.Consumer {
-	t.Helper()
-	return startTestConsumerWith(t, topic, channel, nil, lookupds...)
+// consumerSetup is what startTestConsumer may change before the consumer
+// connects.
+type consumerSetup struct {
+	cfg *nsq.Config
+	// client queries the lookupds; nil means go-nsq's own.
+	client *http.Client
 }
 
-// startTestConsumerWith is startTestConsumer with tweak applied to the
-// consumer's config (nil for none).
-func startTestConsumerWith(t testing.TB, topic, channel string, tweak func(*nsq.Config), lookupds ...string) *nsq.Consumer {
+// startTestConsumer starts a go-nsq consumer of topic/channel that polls
+// lookupds ("host:port" or URLs), each function of configure applied first,
+// and stops it when the test ends.
+func startTestConsumer(t testing.TB, topic, channel string, lookupds []string, configure ...func(*consumerSetup)) *nsq.Consumer {
 	t.Helper()
-	cfg := nsq.NewConfig()
-	cfg.LookupdPollInterval = consumerPollInterval
-	cfg.MaxInFlight = 1
-	cfg.DialTimeout = 2 * time.Second
-	if tweak != nil {
-		tweak(cfg)
+	s := consumerSetup{cfg: nsq.NewConfig()}
+	s.cfg.LookupdPollInterval = consumerPollInterval
+	s.cfg.MaxInFlight = 1
+	s.cfg.DialTimeout = 2 * time.Second
+	for _, f := range configure {
+		f(&s)
 	}
+	cfg := s.cfg
 	consumer, err := nsq.NewConsumer(topic, channel, cfg)
 	test.Nil(t, err, "NewConsumer")
 	consumer.SetLogger(test.NewLogger(t), nsq.LogLevelInfo)
 	consumer.AddHandler(nsq.HandlerFunc(func(*nsq.Message) error { return nil }))
+	if s.client != nil {
+		consumer.SetLookupdHttpClient(s.client)
+	}
 	t.Cleanup(func() {
 		consumer.Stop()
 		select {
@@ -235,56 +239,43 @@ func TestConsumerDiscoversProducer(t *testing.T) {
 		name string
 		// hide, if set, makes the announced producer unavailable before the
 		// consumer starts.
-		hide        func(t *testing.T, l *NSQLookupd, nsqd *tcpClient)
+		hide        func(t *testing.T, l *daemon, nsqd *test.V1Conn)
 		wantConnect bool
 	}{
 		{name: "registered", wantConnect: true},
 		{
 			name: "tombstoned",
-			hide: func(t *testing.T, l *NSQLookupd, nsqd *tcpClient) {
-				resp, err := http.Post(fmt.Sprintf("http://%s/topic/tombstone?topic=found&node=127.0.0.1:4151", l.RealHTTPAddr()), "", nil)
-				test.Nil(t, err, "POST /topic/tombstone")
-				resp.Body.Close()
-				test.Equal(t, http.StatusOK, resp.StatusCode, "tombstone status")
+			hide: func(t *testing.T, l *daemon, nsqd *test.V1Conn) {
+				expectPostOK(t, post(t, l, "/topic/tombstone?topic=found&node=127.0.0.1:4151"), "tombstone")
 			},
 		},
 		{
 			name: "disconnected",
-			hide: func(t *testing.T, l *NSQLookupd, nsqd *tcpClient) {
-				nsqd.conn.Close()
-				test.Eventually(t, 5*time.Second, func() bool {
-					var nodes struct {
-						Producers []interface{} `json:"producers"`
-					}
-					httpGetJSON(t, l, "/nodes", &nodes)
-					return len(nodes.Producers) == 0
-				}, "disconnected nsqd gone from /nodes")
+			hide: func(t *testing.T, l *daemon, nsqd *test.V1Conn) {
+				closeProducer(t, l, nsqd)
 			},
 		},
 		{
 			name: "unregistered",
-			hide: func(t *testing.T, l *NSQLookupd, nsqd *tcpClient) {
-				nsqd.send("UNREGISTER found\n")
-				nsqd.expectFrame("OK")
+			hide: func(t *testing.T, l *daemon, nsqd *test.V1Conn) {
+				test.Equal(t, "OK", nsqd.Command("UNREGISTER found"), "UNREGISTER")
 			},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, logger := testOptions(t)
-			l := startLookupd(t, opts)
+			l := startLookupd(t)
+			logger := l.log
 			f := newFakeNSQD(t)
 			nsqd := announceTopic(t, l, f, "found")
 			if tc.hide != nil {
 				tc.hide(t, l, nsqd)
 			}
-			var lookup struct {
-				Producers []interface{} `json:"producers"`
-			}
-			test.Equal(t, http.StatusOK, httpGetJSON(t, l, "/lookup?topic=found", &lookup), "/lookup status")
+			status, lookup := lookupTopic(t, l, "found")
+			test.Equal(t, http.StatusOK, status, "/lookup status")
 			test.Equal(t, tc.wantConnect, len(lookup.Producers) == 1, "producer listed by /lookup")
 
-			startTestConsumer(t, "found", "ch", l.RealHTTPAddr().String())
+			startTestConsumer(t, "found", "ch", []string{l.RealHTTPAddr().String()})
 
 			if tc.wantConnect {
 				test.Eventually(t, 10*time.Second, func() bool {
@@ -308,16 +299,15 @@ func TestConsumerDiscoversProducer(t *testing.T) {
 // announced to both; a consumer polling both keeps finding the nsqd after
 // one daemon stops.
 func TestConsumerHighAvailability(t *testing.T) {
-	optsA, _ := testOptions(t)
-	lookupdA := startLookupd(t, optsA)
-	optsB, loggerB := testOptions(t)
-	lookupdB := startLookupd(t, optsB)
+	lookupdA := startLookupd(t)
+	lookupdB := startLookupd(t)
+	loggerB := lookupdB.log
 
 	f := newFakeNSQD(t)
 	announceTopic(t, lookupdA, f, "ha")
 	announceTopic(t, lookupdB, f, "ha")
 
-	startTestConsumer(t, "ha", "ch", lookupdA.RealHTTPAddr().String(), lookupdB.RealHTTPAddr().String())
+	startTestConsumer(t, "ha", "ch", []string{lookupdA.RealHTTPAddr().String(), lookupdB.RealHTTPAddr().String()})
 	test.Eventually(t, 10*time.Second, func() bool {
 		return len(f.subscriptions()) == 1
 	}, "consumer connected to the nsqd")

@@ -1,13 +1,13 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"github.com/nsqlookupd/nsqlookupd/internal/registry"
-
 	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // discardResponseWriter is a ResponseWriter that keeps its header map and
@@ -26,25 +26,19 @@ func (w *discardResponseWriter) WriteHeader(code int)        { w.status = code }
 // holding three producers of "orders" with four channels.
 func benchHTTPHandler(b *testing.B) http.Handler {
 	b.Helper()
-	opts := NewOptions()
-	opts.TCPAddress = "127.0.0.1:0"
-	opts.HTTPAddress = "127.0.0.1:0"
-	opts.Logger = lg.NilLogger{}
-	opts.LogLevel = lg.WARN
-	l, err := New(opts)
-	if err != nil {
-		b.Fatalf("New: %v", err)
-	}
-	b.Cleanup(l.Exit)
+	l := startLookupd(b, notServing, func(s *setup) {
+		s.opts.Logger = lg.NilLogger{}
+		s.opts.LogLevel = lg.WARN
+	})
 	for i := range 3 {
 		addr := fmt.Sprintf("10.0.0.%d:5000%d", i+1, i)
-		p := l.db.AddPeer(registry.PeerInfo{RemoteAddress: addr, Hostname: fmt.Sprintf("nsqd-%d", i),
+		p := l.store().AddPeer(registry.PeerInfo{RemoteAddress: addr, Hostname: fmt.Sprintf("nsqd-%d", i),
 			BroadcastAddress: fmt.Sprintf("nsqd-%d.example", i), TCPPort: 4150, HTTPPort: 4151, Version: "1.3.0"})
 		for c := range 4 {
-			l.db.Register(p, "orders", fmt.Sprintf("channel-%d", c))
+			l.store().Register(p, "orders", fmt.Sprintf("channel-%d", c))
 		}
 	}
-	return l.httpServer.Handler
+	return nsqlookupd.HTTPHandler(l.NSQLookupd)
 }
 
 // BenchmarkHTTPHandler measures the daemon's own share of a request: routing,

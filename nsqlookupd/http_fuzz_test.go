@@ -1,8 +1,6 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"github.com/nsqlookupd/nsqlookupd/internal/registry"
-
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -18,6 +16,9 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
+	"github.com/nsqlookupd/nsqlookupd/internal/test/spec"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // fuzzHTTPMaxRequests bounds the requests one fuzz input may send.
@@ -85,13 +86,8 @@ func FuzzHTTPHandler(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.script, []byte(s.body), s.pad, s.text, s.port)
 	}
-	opts := NewOptions()
-	opts.TCPAddress = "127.0.0.1:0"
-	opts.HTTPAddress = "127.0.0.1:0"
-	opts.Logger = lg.NilLogger{}
-	opts.LogLevel = lg.FATAL
 	f.Fuzz(func(t *testing.T, script string, body []byte, pad uint16, text string, port int) {
-		h := newFuzzHTTP(t, opts, text, port)
+		h := newFuzzHTTP(t, text, port)
 		lines := strings.Split(script, "\n")
 		if len(lines) > fuzzHTTPMaxRequests {
 			lines = lines[:fuzzHTTPMaxRequests]
@@ -107,20 +103,20 @@ func FuzzHTTPHandler(f *testing.F) {
 // directly, plus the model of its topics and their channels.
 type fuzzHTTP struct {
 	t       *testing.T
-	l       *NSQLookupd
+	l       *daemon
 	handler http.Handler
 	model   map[string]map[string]bool
 }
 
 // newFuzzHTTP starts from a fresh daemon holding three peers: two with
 // fuzzed IDENTIFY fields, one of them over IPv6.
-func newFuzzHTTP(t *testing.T, opts *Options, text string, port int) *fuzzHTTP {
-	l, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(l.Exit)
-	db := l.db
+func newFuzzHTTP(t *testing.T, text string, port int) *fuzzHTTP {
+	l := startLookupd(t, notServing, func(s *setup) {
+		// Fuzzing runs many inputs: keep the log quiet.
+		s.opts.Logger = lg.NilLogger{}
+		s.opts.LogLevel = lg.FATAL
+	})
+	db := l.store()
 	p1 := db.AddPeer(registry.PeerInfo{RemoteAddress: "10.0.0.1:50001", Hostname: text,
 		BroadcastAddress: "node1.example", TCPPort: port, HTTPPort: 4151, Version: "1.3.0", TopologyZone: text, TopologyRegion: "r1"})
 	db.Register(p1, "t1", "c1")
@@ -135,7 +131,7 @@ func newFuzzHTTP(t *testing.T, opts *Options, text string, port int) *fuzzHTTP {
 	return &fuzzHTTP{
 		t:       t,
 		l:       l,
-		handler: l.httpServer.Handler,
+		handler: nsqlookupd.HTTPHandler(l.NSQLookupd),
 		model: map[string]map[string]bool{
 			"t1":          {"c1": true, "c2#ephemeral": true},
 			"t2":          {"c1": true},
@@ -256,8 +252,8 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 	case "GET /nodes":
 		h.checkNodes(what, body)
 	case "GET /debug":
-		var regs map[string][]specDebugPeer
-		if err := decodeStrictJSON(body, &regs); err != nil {
+		var regs spec.Debug
+		if err := spec.DecodeStrict(body, &regs); err != nil {
 			t.Fatalf("%s: /debug shape: %v", what, err)
 		}
 		for key := range regs {
@@ -265,7 +261,7 @@ func (h *fuzzHTTP) check(req *http.Request, status int, header http.Header, body
 				t.Fatalf("%s: /debug key %q", what, key)
 			}
 		}
-		h.expectBody(what, body, specDebugOf(h.l.db.Debug()))
+		h.expectBody(what, body, spec.DebugOf(h.l.store().Debug()))
 	case "GET /info":
 	default:
 		t.Fatalf("%s: 200 from an unexpected route", what)
@@ -340,16 +336,15 @@ func (h *fuzzHTTP) checkLookup(what, topic string, body []byte) {
 	if h.model[topic] == nil {
 		h.t.Fatalf("%s: topic %q is not registered", what, topic)
 	}
-	_, producers, _ := h.l.db.Lookup(topic)
-	h.expectBody(what, body, lookupResponse{Channels: h.modelChannels(topic), Producers: specPeersOf(producers)})
+	_, producers, _ := h.l.store().Lookup(topic)
+	h.expectBody(what, body, spec.Lookup{Channels: h.modelChannels(topic), Producers: spec.PeersOf(producers)})
 }
 
 // checkNodes compares a /nodes body with the store's nodes, encoded by
 // encoding/json, and checks tombstones parallel topics that are registered.
 func (h *fuzzHTTP) checkNodes(what string, body []byte) {
-	infos := h.l.db.Nodes()
-	nodes := make([]node, len(infos))
-	for i, n := range infos {
+	infos := h.l.store().Nodes()
+	for _, n := range infos {
 		if len(n.Topics) != len(n.Tombstones) {
 			h.t.Fatalf("%s: node %s has %d topics, %d tombstones", what, n.RemoteAddress, len(n.Topics), len(n.Tombstones))
 		}
@@ -358,14 +353,8 @@ func (h *fuzzHTTP) checkNodes(what string, body []byte) {
 				h.t.Fatalf("%s: node %s lists unregistered topic %q", what, n.RemoteAddress, topic)
 			}
 		}
-		nodes[i] = node{
-			specPeer:   specPeerOf(n.PeerInfo),
-			Tombstones: append([]bool{}, n.Tombstones...), Topics: append([]string{}, n.Topics...),
-		}
 	}
-	h.expectBody(what, body, struct {
-		Producers []node `json:"producers"`
-	}{nodes})
+	h.expectBody(what, body, spec.NodesOf(infos))
 }
 
 // checkStore compares the whole store, through the API, with the model.
@@ -393,7 +382,7 @@ func (h *fuzzHTTP) checkStore() {
 		get("/lookup?topic=" + url.QueryEscape(topic))
 		channels += len(h.model[topic])
 	}
-	stats := h.l.db.Stats()
+	stats := h.l.store().Stats()
 	if stats.Topics != len(h.model) || stats.Channels != channels || stats.Peers != 3 {
 		t.Fatalf("store counts %+v, want %d topics, %d channels, 3 peers", stats, len(h.model), channels)
 	}

@@ -1,4 +1,4 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"bufio"
@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // Server timeouts of the hardened test daemon, short so that tests of them
@@ -39,47 +38,28 @@ var hardenedClient = &http.Client{
 	},
 }
 
-// startLookupdAdjusted is startLookupd with adjust run between New and Main,
-// while nothing is served yet, to shorten server timeouts or add routes.
-func startLookupdAdjusted(t testing.TB, opts *Options, adjust func(l *NSQLookupd)) *NSQLookupd {
-	t.Helper()
-	l := launchLookupd(t, opts, adjust)
-	waitForPing(t, l, hardenedClient, "http")
-	return l
-}
-
 // hardenedLookupd starts a daemon with short HTTP timeouts and a panicking
-// route, plus a registered producer whose presence in /lookup?topic=alive
-// shows that abuse of the HTTP port disturbed nobody.
-func hardenedLookupd(t *testing.T) (*NSQLookupd, *test.Logger, func(t *testing.T)) {
-	opts, logger := testOptions(t)
-	l := startLookupdAdjusted(t, opts, func(l *NSQLookupd) {
-		l.httpServer.ReadHeaderTimeout = hardenedReadHeaderTimeout
-		l.httpServer.ReadTimeout = hardenedReadTimeout
-		l.httpServer.IdleTimeout = hardenedIdleTimeout
-		s, ok := l.httpServer.Handler.(*httpServer)
-		if !ok {
-			t.Fatalf("HTTP handler is %T, not *httpServer", l.httpServer.Handler)
-		}
-		// Through the same chain as the route table's rows.
-		s.router.Handle("GET", hardenedPanicPath, s.handle(&route{
-			methods: methodsGET, path: hardenedPanicPath, access: accessOpen,
-			handler: func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error) {
-				panic("deliberate test panic")
-			},
-		}))
+// route, whose default client is hardenedClient, plus a registered producer
+// whose presence in /lookup?topic=alive shows that abuse of the HTTP port
+// disturbed nobody.
+func hardenedLookupd(t *testing.T) (*daemon, *test.Logger, func(t *testing.T)) {
+	l := startLookupd(t, func(s *setup) {
+		s.client = hardenedClient
+		s.beforeMain = append(s.beforeMain, func(l *nsqlookupd.NSQLookupd) {
+			nsqlookupd.SetHTTPTimeouts(l, hardenedReadHeaderTimeout, hardenedReadTimeout, hardenedIdleTimeout)
+			nsqlookupd.AddPanickingRoute(l, hardenedPanicPath, "deliberate test panic")
+		})
 	})
-	c := apiProducer(t, l, "alive.example", 4150, 4151, "alive ch")
-	want := `{"channels":["ch"],"producers":[` + apiPeerJSON(c, "alive.example", 4150, 4151) + `]}`
+	c := announce(t, l, "alive.example", 4150, 4151, "alive ch")
+	want := `{"channels":["ch"],"producers":[` + peerJSON(c, "alive.example", 4150, 4151) + `]}`
 	alive := func(t *testing.T) {
 		t.Helper()
-		r := apiCallWith(t, hardenedClient, l, "GET", "/ping", nil, nil)
+		r := get(t, l, "/ping")
 		test.Equal(t, http.StatusOK, r.status, "/ping status")
 		test.Equal(t, "OK", string(r.body), "/ping body")
-		apiExpectBody(t, apiCallWith(t, hardenedClient, l, "GET", "/lookup?topic=alive", nil, nil),
-			http.StatusOK, want, "/lookup?topic=alive")
+		expectBody(t, get(t, l, "/lookup?topic=alive"), http.StatusOK, want, "/lookup?topic=alive")
 	}
-	return l, logger, alive
+	return l, l.log, alive
 }
 
 // rawConn is a plain TCP connection to the HTTP port, for requests no HTTP
@@ -93,7 +73,7 @@ type rawConn struct {
 
 // dialRawHTTP connects to l's HTTP port; the connection is closed when the
 // test ends.
-func dialRawHTTP(t testing.TB, l *NSQLookupd) *rawConn {
+func dialRawHTTP(t testing.TB, l *daemon) *rawConn {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", l.RealHTTPAddr().String(), 5*time.Second)
 	test.Nil(t, err, "dial HTTP")
@@ -121,7 +101,7 @@ func (c *rawConn) send(data string) {
 }
 
 // response reads one response to a non-HEAD request, body included.
-func (c *rawConn) response() apiResult {
+func (c *rawConn) response() response {
 	c.t.Helper()
 	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(c.r, nil)
@@ -129,7 +109,7 @@ func (c *rawConn) response() apiResult {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	test.Nil(c.t, err, "read response body")
-	return apiResult{status: resp.StatusCode, header: resp.Header, body: body, close: resp.Close}
+	return response{status: resp.StatusCode, header: resp.Header, body: body, close: resp.Close}
 }
 
 // expectClosed fails unless the server closes the connection, without
@@ -168,7 +148,7 @@ func (c *rawConn) expectDropped() {
 }
 
 // rawExchange sends request on a new connection and reads the response.
-func rawExchange(t testing.TB, l *NSQLookupd, request string) apiResult {
+func rawExchange(t testing.TB, l *daemon, request string) response {
 	t.Helper()
 	c := dialRawHTTP(t, l)
 	c.sendAsync(request)
@@ -177,7 +157,7 @@ func rawExchange(t testing.TB, l *NSQLookupd, request string) apiResult {
 
 // expectPlainError fails unless r is an error answered by net/http itself,
 // before any handler: a text/plain body starting with the status line.
-func expectPlainError(t testing.TB, r apiResult, status int) {
+func expectPlainError(t testing.TB, r response, status int) {
 	t.Helper()
 	test.Equal(t, status, r.status, "status; body", string(r.body))
 	test.Equal(t, "text/plain; charset=utf-8", r.header.Get("Content-Type"), "Content-Type")
@@ -189,6 +169,7 @@ func expectPlainError(t testing.TB, r apiResult, status int) {
 // TestHTTPHardening sends abusive requests to a running daemon and checks
 // the answer and that the daemon, and a registered producer, are unharmed.
 func TestHTTPHardening(t *testing.T) {
+	t.Parallel()
 	l, logger, alive := hardenedLookupd(t)
 	host := "Host: lookupd\r\n"
 
@@ -208,9 +189,9 @@ func TestHTTPHardening(t *testing.T) {
 	})
 	t.Run("long URL within the limit", func(t *testing.T) {
 		name := strings.Repeat("a", 60<<10)
-		apiExpectError(t, apiCallWith(t, hardenedClient, l, "GET", "/lookup?topic="+name, nil, nil),
+		expectError(t, get(t, l, "/lookup?topic="+name),
 			http.StatusNotFound, "TOPIC_NOT_FOUND", "long /lookup")
-		apiExpectError(t, apiCallWith(t, hardenedClient, l, "POST", "/topic/create?topic="+name, nil, nil),
+		expectError(t, post(t, l, "/topic/create?topic="+name),
 			http.StatusBadRequest, "INVALID_ARG_TOPIC", "long /topic/create")
 		alive(t)
 	})
@@ -235,10 +216,10 @@ func TestHTTPHardening(t *testing.T) {
 		// request-target before routing.
 		for _, target := range []string{"/lookup?topic=%zz", "/channels?topic=%", "/lookup?topic=a%2"} {
 			r := rawExchange(t, l, "GET "+target+" HTTP/1.1\r\n"+host+"\r\n")
-			apiExpectError(t, r, http.StatusBadRequest, "INVALID_REQUEST", target)
+			expectError(t, r, http.StatusBadRequest, "INVALID_REQUEST", target)
 		}
 		r := rawExchange(t, l, "POST /topic/create?topic=x%zz HTTP/1.1\r\n"+host+"Content-Length: 0\r\n\r\n")
-		apiExpectError(t, r, http.StatusBadRequest, "INVALID_REQUEST", "POST with %zz")
+		expectError(t, r, http.StatusBadRequest, "INVALID_REQUEST", "POST with %zz")
 		expectPlainError(t, rawExchange(t, l, "GET /lookup%zz HTTP/1.1\r\n"+host+"\r\n"), http.StatusBadRequest)
 		alive(t)
 	})
@@ -246,10 +227,10 @@ func TestHTTPHardening(t *testing.T) {
 	t.Run("unknown methods", func(t *testing.T) {
 		for _, method := range []string{"BREW", "get", "PROPFIND", "TRACE"} {
 			r := rawExchange(t, l, method+" /ping HTTP/1.1\r\n"+host+"\r\n")
-			apiExpectError(t, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", method)
+			expectError(t, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", method)
 			test.Equal(t, "GET, OPTIONS", r.header.Get("Allow"), method, "Allow")
 		}
-		apiExpectError(t, rawExchange(t, l, "BREW /coffee HTTP/1.1\r\n"+host+"\r\n"), http.StatusNotFound, "NOT_FOUND", "BREW /coffee")
+		expectError(t, rawExchange(t, l, "BREW /coffee HTTP/1.1\r\n"+host+"\r\n"), http.StatusNotFound, "NOT_FOUND", "BREW /coffee")
 		// Not a method token at all: net/http refuses it.
 		expectPlainError(t, rawExchange(t, l, "GE(T /ping HTTP/1.1\r\n"+host+"\r\n"), http.StatusBadRequest)
 		alive(t)
@@ -276,41 +257,41 @@ func TestHTTPHardening(t *testing.T) {
 			if tc.code == "" {
 				expectPlainError(t, r, tc.status)
 			} else {
-				apiExpectError(t, r, tc.status, tc.code, tc.name)
+				expectError(t, r, tc.status, tc.code, tc.name)
 			}
 		}
 		r := rawExchange(t, l, "OPTIONS * HTTP/1.1\r\n"+host+"\r\n")
 		test.Equal(t, http.StatusOK, r.status, "OPTIONS *")
 		r = rawExchange(t, l, "GET http://lookupd/lookup?topic=alive HTTP/1.1\r\n"+host+"\r\n")
 		test.Equal(t, http.StatusOK, r.status, "absolute-form request-target")
-		apiExpectBody(t, apiCallWith(t, hardenedClient, l, "GET", "/topics", nil, nil), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
+		expectBody(t, get(t, l, "/topics"), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
 		alive(t)
 	})
 
 	t.Run("oversized body", func(t *testing.T) {
-		big := strings.Repeat("x", maxRequestBodySize+1)
-		r := apiCallWith(t, hardenedClient, l, "POST", "/topic/create?topic=big", strings.NewReader(big), nil)
-		apiExpectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "Content-Length body")
+		big := strings.Repeat("x", nsqlookupd.MaxRequestBodySize+1)
+		r := post(t, l, "/topic/create?topic=big", withBody(strings.NewReader(big)))
+		expectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "Content-Length body")
 		// Without a length (chunked), the limit holds all the same.
-		r = apiCallWith(t, hardenedClient, l, "POST", "/channel/create?topic=big&channel=c", io.MultiReader(strings.NewReader(big)), nil)
-		apiExpectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "chunked body")
+		r = post(t, l, "/channel/create?topic=big&channel=c", withBody(io.MultiReader(strings.NewReader(big))))
+		expectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "chunked body")
 		// A GET with a body is bounded too.
-		r = apiCallWith(t, hardenedClient, l, "GET", "/lookup?topic=alive", strings.NewReader(big), nil)
-		apiExpectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "GET body")
+		r = get(t, l, "/lookup?topic=alive", withBody(strings.NewReader(big)))
+		expectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "GET body")
 		// A declared length over the limit is refused even if never sent.
 		c := dialRawHTTP(t, l)
 		c.send("POST /topic/create?topic=big HTTP/1.1\r\n" + host + "Content-Length: 1073741824\r\n\r\n" + big)
 		r = c.response()
-		apiExpectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "1 GiB declared")
+		expectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "1 GiB declared")
 		// The server hangs up rather than reading on.
 		test.Equal(t, true, r.close, "Connection: close after 413")
 		c.expectClosed()
-		apiExpectBody(t, apiCallWith(t, hardenedClient, l, "GET", "/topics", nil, nil), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
+		expectBody(t, get(t, l, "/topics"), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
 
 		// The limit itself is allowed.
-		r = apiCallWith(t, hardenedClient, l, "POST", "/topic/create?topic=limit", strings.NewReader(big[1:]), nil)
-		apiExpectPostOK(t, r, "body at the limit")
-		apiExpectPostOK(t, apiCallWith(t, hardenedClient, l, "POST", "/topic/delete?topic=limit", nil, nil), "delete limit")
+		r = post(t, l, "/topic/create?topic=limit", withBody(strings.NewReader(big[1:])))
+		expectPostOK(t, r, "body at the limit")
+		expectPostOK(t, post(t, l, "/topic/delete?topic=limit"), "delete limit")
 		alive(t)
 	})
 
@@ -318,8 +299,8 @@ func TestHTTPHardening(t *testing.T) {
 		c := dialRawHTTP(t, l)
 		c.send("POST /topic/create?topic=cut HTTP/1.1\r\n" + host + "Content-Length: 100\r\n\r\n0123456789")
 		test.Nil(t, c.conn.(*net.TCPConn).CloseWrite(), "close write")
-		apiExpectError(t, c.response(), http.StatusBadRequest, "INVALID_REQUEST", "truncated body")
-		apiExpectBody(t, apiCallWith(t, hardenedClient, l, "GET", "/topics", nil, nil), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
+		expectError(t, c.response(), http.StatusBadRequest, "INVALID_REQUEST", "truncated body")
+		expectBody(t, get(t, l, "/topics"), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
 		alive(t)
 	})
 
@@ -327,8 +308,8 @@ func TestHTTPHardening(t *testing.T) {
 		// The body must arrive within ReadTimeout of the request's start.
 		c := dialRawHTTP(t, l)
 		c.send("POST /topic/create?topic=slow HTTP/1.1\r\n" + host + "Content-Length: 10\r\n\r\n01")
-		apiExpectError(t, c.response(), http.StatusBadRequest, "INVALID_REQUEST", "stalled body")
-		apiExpectBody(t, apiCallWith(t, hardenedClient, l, "GET", "/topics", nil, nil), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
+		expectError(t, c.response(), http.StatusBadRequest, "INVALID_REQUEST", "stalled body")
+		expectBody(t, get(t, l, "/topics"), http.StatusOK, `{"topics":["alive"]}`, "nothing created")
 		alive(t)
 	})
 
@@ -389,8 +370,8 @@ func TestHTTPHardening(t *testing.T) {
 	})
 
 	t.Run("handler panic", func(t *testing.T) {
-		r := apiCallWith(t, hardenedClient, l, "GET", hardenedPanicPath, nil, nil)
-		apiExpectError(t, r, http.StatusInternalServerError, "INTERNAL_ERROR", "panic")
+		r := get(t, l, hardenedPanicPath)
+		expectError(t, r, http.StatusInternalServerError, "INTERNAL_ERROR", "panic")
 		logged := false
 		for _, line := range logger.Lines() {
 			if strings.Contains(line, "ERROR: panic in HTTP handler GET "+hardenedPanicPath) &&
@@ -408,13 +389,13 @@ func TestHTTPHardening(t *testing.T) {
 // 30s read timeout: the server must not wait for (or drain) the rest of the
 // declared body before answering.
 func TestHTTPOversizedBodyNotDrained(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	c := dialRawHTTP(t, l)
 	c.send("POST /topic/create?topic=big HTTP/1.1\r\nHost: lookupd\r\nContent-Length: 1073741824\r\n\r\n" +
-		strings.Repeat("x", maxRequestBodySize+1))
+		strings.Repeat("x", nsqlookupd.MaxRequestBodySize+1))
 	// response waits at most 10s, well under the 30s read timeout.
 	r := c.response()
-	apiExpectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "1 GiB declared")
+	expectError(t, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "1 GiB declared")
 	test.Equal(t, true, r.close, "Connection: close after 413")
 	c.expectClosed()
 }

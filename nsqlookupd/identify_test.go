@@ -1,4 +1,4 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"fmt"
@@ -44,29 +44,29 @@ func TestIdentifyFieldLimits(t *testing.T) {
 		{"http_port -1", override{"http_port": -1}, "E_BAD_BODY IDENTIFY http_port -1 is not in 1..65535"},
 		{"missing fields first", override{"version": "", "hostname": strings.Repeat("h", 300)}, "E_BAD_BODY IDENTIFY missing fields"},
 	}
-	opts, logger := testOptions(t)
-	l := startLookupd(t, opts)
+	l := startLookupd(t)
+	logger := l.log
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fields := v1PeerFields()
+			fields := fullNSQDFields()
 			for k, v := range tt.fields {
 				fields[k] = v
 			}
 			before := len(logger.Lines())
-			c := dialLookupd(t, l)
-			c.send(v1Identify(v1IdentifyJSON(fields)))
+			c := l.dial(t)
+			c.Send(test.Identify(test.JSON(fields)))
 			if tt.want != "" {
-				c.expectError(tt.want)
-				test.Equal(t, 0, l.db.Stats().Peers, "peers after a refused IDENTIFY")
+				c.ExpectError(tt.want)
+				test.Equal(t, 0, l.store().Stats().Peers, "peers after a refused IDENTIFY")
 			} else {
-				reply, err := c.readFrame()
+				reply, err := c.ReadFrame()
 				test.Nil(t, err, "IDENTIFY reply")
 				if !strings.HasPrefix(reply, "{") {
 					t.Fatalf("IDENTIFY within the limits answered %q", reply)
 				}
-				c.conn.Close()
+				c.Close()
 			}
-			test.Eventually(t, 5e9, func() bool { return l.db.Stats().Peers == 0 }, "the client gone")
+			test.Eventually(t, waitTimeout, func() bool { return l.store().Stats().Peers == 0 }, "the client gone")
 			for _, line := range logger.Lines()[before:] {
 				if strings.ContainsAny(line, "\n\r\x1b\x7f\t") || strings.Contains(line, "\u0085") {
 					t.Errorf("log line carries a control character: %q", line)
@@ -84,24 +84,24 @@ func TestIdentifyFieldLimits(t *testing.T) {
 // TestLogLinesEscapeClientInput: commands and names with control
 // characters are logged escaped, one line each.
 func TestLogLinesEscapeClientInput(t *testing.T) {
-	opts, logger := testOptions(t)
-	l := startLookupd(t, opts)
+	l := startLookupd(t)
+	logger := l.log
 	for i, line := range []string{
 		"BAD\x1b[2J\rINFO: forged",
 		"PING\x00",
 	} {
-		c := dialLookupd(t, l)
-		c.send(line + "\n")
-		reply, err := c.readFrame()
+		c := l.dial(t)
+		c.Send(line + "\n")
+		reply, err := c.ReadFrame()
 		test.Nil(t, err, fmt.Sprintf("reply to command %d", i))
 		if !strings.HasPrefix(reply, "E_INVALID invalid command ") {
 			t.Fatalf("command %q answered %q", line, reply)
 		}
-		c.expectClosed()
+		c.ExpectClosed()
 	}
 	c := identified(t, l)
-	c.send("REGISTER to\x1bpic\n")
-	c.expectError("E_BAD_TOPIC REGISTER topic name 'to\x1bpic' is not valid")
+	c.Send("REGISTER to\x1bpic\n")
+	c.ExpectError("E_BAD_TOPIC REGISTER topic name 'to\x1bpic' is not valid")
 	found := 0
 	for _, line := range logger.Lines() {
 		if strings.ContainsAny(line, "\x1b\r\x00") {

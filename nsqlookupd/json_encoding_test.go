@@ -3,7 +3,6 @@ package nsqlookupd
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/internal/test/spec"
 )
 
 // The hand-written encoders of /lookup and /nodes must produce exactly the
@@ -32,11 +32,11 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("lookup/"+tc.name, func(t *testing.T) {
-			producers := make([]specPeer, len(tc.producers))
+			producers := make([]spec.Peer, len(tc.producers))
 			for i, p := range tc.producers {
-				producers[i] = specPeerOf(p)
+				producers[i] = spec.PeerOf(p)
 			}
-			want, err := json.Marshal(lookupResponse{Channels: tc.channels, Producers: producers})
+			want, err := json.Marshal(spec.Lookup{Channels: tc.channels, Producers: producers})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +46,7 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 		})
 		t.Run("nodes/"+tc.name, func(t *testing.T) {
 			infos := make([]registry.NodeInfo, len(tc.producers))
-			nodes := make([]node, len(tc.producers))
+			nodes := make([]spec.Node, len(tc.producers))
 			for i, p := range tc.producers {
 				topics := append([]string{}, tc.channels...)
 				tombstones := make([]bool, len(topics))
@@ -54,11 +54,9 @@ func TestHandEncodedResponsesMatchEncodingJSON(t *testing.T) {
 					tombstones[j] = j%2 == 0
 				}
 				infos[i] = registry.NodeInfo{PeerInfo: p, Topics: topics, Tombstones: tombstones}
-				nodes[i] = node{specPeer: specPeerOf(p), Tombstones: tombstones, Topics: topics}
+				nodes[i] = spec.Node{Peer: spec.PeerOf(p), Tombstones: tombstones, Topics: topics}
 			}
-			want, err := json.Marshal(struct {
-				Producers []node `json:"producers"`
-			}{nodes})
+			want, err := json.Marshal(spec.Nodes{Producers: nodes})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,90 +79,6 @@ func eachOf[T any](items []T) func(func(*T) error) error {
 		}
 		return nil
 	}
-}
-
-// specPeer is a peer object as SPEC §6 lays it out, field for field and in
-// order. The tests encode and decode with it, so the daemon's encoders are
-// checked against a statement of the shape of their own.
-type specPeer struct {
-	RemoteAddress    string `json:"remote_address"`
-	Hostname         string `json:"hostname"`
-	BroadcastAddress string `json:"broadcast_address"`
-	TCPPort          int    `json:"tcp_port"`
-	HTTPPort         int    `json:"http_port"`
-	Version          string `json:"version"`
-	TopologyZone     string `json:"topology_zone"`
-	TopologyRegion   string `json:"topology_region"`
-}
-
-func specPeerOf(p registry.PeerInfo) specPeer {
-	return specPeer{
-		RemoteAddress: p.RemoteAddress, Hostname: p.Hostname, BroadcastAddress: p.BroadcastAddress,
-		TCPPort: p.TCPPort, HTTPPort: p.HTTPPort, Version: p.Version,
-		TopologyZone: p.TopologyZone, TopologyRegion: p.TopologyRegion,
-	}
-}
-
-// specPeersOf converts the store's peers; never nil, as /lookup lists [].
-func specPeersOf(peers []registry.PeerInfo) []specPeer {
-	out := make([]specPeer, len(peers))
-	for i, p := range peers {
-		out[i] = specPeerOf(p)
-	}
-	return out
-}
-
-// specDebugPeer is a /debug peer object as SPEC §6 lists it: exactly these
-// keys, in sorted order as upstream writes them. Decoded with
-// decodeStrictJSON, a key it lacks (remote_address, say) fails the decode.
-type specDebugPeer struct {
-	BroadcastAddress string `json:"broadcast_address"`
-	Hostname         string `json:"hostname"`
-	HTTPPort         int    `json:"http_port"`
-	ID               string `json:"id"`
-	LastUpdate       int64  `json:"last_update"`
-	TCPPort          int    `json:"tcp_port"`
-	Tombstoned       bool   `json:"tombstoned"`
-	TombstonedAt     int64  `json:"tombstoned_at"`
-	TopologyRegion   string `json:"topology_region"`
-	TopologyZone     string `json:"topology_zone"`
-	Version          string `json:"version"`
-}
-
-func specDebugPeerOf(p registry.DebugProducer) specDebugPeer {
-	return specDebugPeer{
-		BroadcastAddress: p.BroadcastAddress, Hostname: p.Hostname, HTTPPort: p.HTTPPort, ID: p.RemoteAddress,
-		LastUpdate: p.LastUpdate, TCPPort: p.TCPPort, Tombstoned: p.Tombstoned, TombstonedAt: p.TombstonedAt,
-		TopologyRegion: p.TopologyRegion, TopologyZone: p.TopologyZone, Version: p.Version,
-	}
-}
-
-// specDebugOf is the /debug answer SPEC §6 describes for regs, as a map
-// encoding/json encodes with sorted keys.
-func specDebugOf(regs []registry.DebugRegistration) map[string][]specDebugPeer {
-	out := make(map[string][]specDebugPeer, len(regs))
-	for _, r := range regs {
-		peers := make([]specDebugPeer, len(r.Producers))
-		for i, p := range r.Producers {
-			peers[i] = specDebugPeerOf(p)
-		}
-		out[r.Category+":"+r.Key+":"+r.SubKey] = peers
-	}
-	return out
-}
-
-// decodeStrictJSON decodes exactly one JSON value from data into v,
-// refusing keys v has no field for.
-func decodeStrictJSON(data []byte, v interface{}) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
-	}
-	return nil
 }
 
 // TestHandEncodedDebugMatchesEncodingJSON checks /debug's encoder against
@@ -198,7 +112,7 @@ func TestHandEncodedDebugMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := json.Marshal(specDebugOf(tc.regs))
+			want, err := json.Marshal(spec.DebugOf(tc.regs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,24 +127,10 @@ func TestHandEncodedDebugMatchesEncodingJSON(t *testing.T) {
 			if string(got) != string(want) {
 				t.Fatalf("got  %s\nwant %s", got, want)
 			}
-			var decoded map[string][]specDebugPeer
-			if err := decodeStrictJSON(got, &decoded); err != nil {
+			var decoded spec.Debug
+			if err := spec.DecodeStrict(got, &decoded); err != nil {
 				t.Fatalf("/debug body does not have exactly the keys of SPEC §6: %v", err)
 			}
 		})
 	}
-}
-
-// lookupResponse is the /lookup JSON shape of SPEC §6.
-type lookupResponse struct {
-	Channels  []string   `json:"channels"`
-	Producers []specPeer `json:"producers"`
-}
-
-// node is one /nodes entry as SPEC §6 lays it out: a peer plus its topics
-// and, parallel to them, whether it is tombstoned in each.
-type node struct {
-	specPeer
-	Tombstones []bool   `json:"tombstones"`
-	Topics     []string `json:"topics"`
 }

@@ -1,10 +1,10 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
@@ -16,20 +16,18 @@ import (
 // "200 GET /lookup?topic=x (127.0.0.1:5555) 45µs"; DEBUG lines are not
 // printed.
 func TestInfoLogLines(t *testing.T) {
-	opts, logger := testOptions(t)
-	opts.LogLevel = lg.INFO
-	l := startLookupd(t, opts)
+	l := startLookupd(t, func(s *setup) { s.opts.LogLevel = lg.INFO })
+	logger := l.log
 
-	c := dialLookupd(t, l)
-	c.identify("nsqd-1", 4150, 4151)
-	c.send("PING\nREGISTER t c\nUNREGISTER t c\n")
+	c := l.dial(t)
+	c.Identify("nsqd-1", 4150, 4151)
+	c.Send("PING\nREGISTER t c\nUNREGISTER t c\n")
 	for i := 0; i < 3; i++ {
-		c.expectFrame("OK")
+		c.ExpectFrame("OK")
 	}
-	var lookup struct{}
-	test.Equal(t, 200, httpGetJSON(t, l, "/lookup?topic=t", &lookup), "GET /lookup")
-	client := regexp.QuoteMeta(c.conn.LocalAddr().String())
-	c.conn.Close()
+	test.Equal(t, 200, get(t, l, "/lookup?topic=t").status, "GET /lookup")
+	client := regexp.QuoteMeta(c.LocalAddr())
+	c.Close()
 
 	want := []string{
 		`^INFO: TCP: listening on ` + regexp.QuoteMeta(l.RealTCPAddr().String()) + `$`,
@@ -64,12 +62,12 @@ func TestInfoLogLines(t *testing.T) {
 	}
 	// The disconnect lines come from the connection's goroutine, after the
 	// close; poll for them.
-	for deadline := time.Now().Add(5 * time.Second); len(missing()) > 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if m := missing(); len(m) > 0 {
-		t.Fatalf("no log line matches %q; the log:\n%s", m, strings.Join(logger.Lines(), "\n"))
-	}
+	test.Eventually(t, waitTimeout, func() error {
+		if m := missing(); len(m) > 0 {
+			return fmt.Errorf("no log line matches %q; the log:\n%s", m, strings.Join(logger.Lines(), "\n"))
+		}
+		return nil
+	}, "every info line")
 	for _, line := range logger.Lines() {
 		if strings.HasPrefix(line, "DEBUG:") {
 			t.Errorf("DEBUG line printed at info level: %q", line)

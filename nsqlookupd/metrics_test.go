@@ -1,175 +1,40 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
-// metricsWaitTimeout bounds how long a test waits for a metric to reach the
-// expected value after an asynchronous event such as a disconnect.
-const metricsWaitTimeout = 5 * time.Second
-
-// startMetricsLookupd starts a daemon with /metrics enabled; tweak, if set,
-// adjusts the options first.
-func startMetricsLookupd(t *testing.T, tweak func(*Options)) *NSQLookupd {
-	t.Helper()
-	opts, _ := testOptions(t)
-	opts.Metrics = true
-	if tweak != nil {
-		tweak(opts)
-	}
-	return startLookupd(t, opts)
-}
-
-// scrapeFamilies GETs /metrics and parses the text exposition format.
-func scrapeFamilies(t testing.TB, l *NSQLookupd) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s/metrics", l.RealHTTPAddr()))
-	test.Nil(t, err, "GET /metrics")
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET /metrics: status %d, body %q", resp.StatusCode, body)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("GET /metrics: Content-Type %q, want the text format", ct)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	test.Nil(t, err, "parse /metrics")
-	return families
-}
-
-// seriesKey names one sample the way the text format writes it, labels
-// sorted by name: name{a="x",b="y"}.
-func seriesKey(name string, labels []*dto.LabelPair) string {
-	if len(labels) == 0 {
-		return name
-	}
-	pairs := make([]string, len(labels))
-	for i, lp := range labels {
-		pairs[i] = fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue())
-	}
-	sort.Strings(pairs)
-	return name + "{" + strings.Join(pairs, ",") + "}"
-}
-
-// flattenSeries maps every sample of families to its value; a histogram
-// contributes its sample count as <name>_count.
-func flattenSeries(families map[string]*dto.MetricFamily) map[string]float64 {
-	series := make(map[string]float64)
-	for name, mf := range families {
-		for _, m := range mf.GetMetric() {
-			switch mf.GetType() {
-			case dto.MetricType_GAUGE:
-				series[seriesKey(name, m.GetLabel())] = m.GetGauge().GetValue()
-			case dto.MetricType_COUNTER:
-				series[seriesKey(name, m.GetLabel())] = m.GetCounter().GetValue()
-			case dto.MetricType_UNTYPED:
-				series[seriesKey(name, m.GetLabel())] = m.GetUntyped().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				series[seriesKey(name+"_count", m.GetLabel())] = float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return series
-}
-
-// seriesDiff describes every entry of want that got lacks or holds with
-// another value; empty means all match.
-func seriesDiff(got, want map[string]float64) string {
-	var diffs []string
-	for key, w := range want {
-		g, ok := got[key]
-		switch {
-		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s missing (want %v)", key, w))
-		case g != w:
-			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", key, g, w))
-		}
-	}
-	sort.Strings(diffs)
-	return strings.Join(diffs, "; ")
-}
-
-// expectSeries polls /metrics until every series in want has its value,
-// failing with the last mismatch after metricsWaitTimeout.
-func expectSeries(t testing.TB, l *NSQLookupd, want map[string]float64, context string) {
-	t.Helper()
-	deadline := time.Now().Add(metricsWaitTimeout)
-	for {
-		diff := seriesDiff(flattenSeries(scrapeFamilies(t, l)), want)
-		if diff == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: after %s: %s", context, metricsWaitTimeout, diff)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// commandSeries is the key of nsqlookupd_commands_total for command and
-// result ("ok" or "error").
-func commandSeries(command, result string) string {
-	return fmt.Sprintf(`nsqlookupd_commands_total{command=%q,result=%q}`, command, result)
-}
-
-// protocolErrorSeries is the key of nsqlookupd_protocol_errors_total for code.
-func protocolErrorSeries(code string) string {
-	return fmt.Sprintf(`nsqlookupd_protocol_errors_total{code=%q}`, code)
-}
-
-// httpPostStatus POSTs path to l with an empty body and returns the status.
-func httpPostStatus(t testing.TB, l *NSQLookupd, path string) int {
-	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("http://%s%s", l.RealHTTPAddr(), path), "", nil)
-	test.Nil(t, err, "POST "+path)
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestMetricsDisabledByDefault(t *testing.T) {
-	opts, _ := testOptions(t)
-	test.Equal(t, false, opts.Metrics, "default Metrics option")
-	l := startLookupd(t, opts)
-	var body struct {
-		Message string `json:"message"`
-	}
-	test.Equal(t, http.StatusNotFound, httpGetJSON(t, l, "/metrics", &body), "GET /metrics status")
-	test.Equal(t, "NOT_FOUND", body.Message, "GET /metrics error")
+	test.Equal(t, false, nsqlookupd.NewOptions().Metrics, "default Metrics option")
+	l := startLookupd(t)
+	expectError(t, get(t, l, "/metrics"), http.StatusNotFound, "NOT_FOUND", "GET /metrics")
 }
 
 // TestMetricsFamilies checks the type of every daemon family and that the Go
 // runtime and process collectors are registered.
 func TestMetricsFamilies(t *testing.T) {
-	l := startMetricsLookupd(t, nil)
+	l := startLookupd(t, withMetrics)
 	// Make every labelled family have at least one sample: an HTTP request
 	// and a protocol error.
-	httpGetJSON(t, l, "/info", nil)
-	c := dialLookupd(t, l)
-	c.send("BOGUS\n")
-	c.expectFrame("E_INVALID invalid command BOGUS")
+	get(t, l, "/info")
+	c := l.dial(t)
+	c.Send("BOGUS\n")
+	c.ExpectFrame("E_INVALID invalid command BOGUS")
 
 	var families map[string]*dto.MetricFamily
-	test.Eventually(t, metricsWaitTimeout, func() bool {
+	test.Eventually(t, waitTimeout, func() bool {
 		families = scrapeFamilies(t, l)
 		return families["nsqlookupd_http_requests_total"] != nil
 	}, "nsqlookupd_http_requests_total in /metrics")
@@ -222,7 +87,7 @@ func TestMetricsFamilies(t *testing.T) {
 // TestMetricsTCPLifecycle follows the gauges and counters as nsqd peers
 // connect, identify, register and disconnect.
 func TestMetricsTCPLifecycle(t *testing.T) {
-	l := startMetricsLookupd(t, nil)
+	l := startLookupd(t, withMetrics)
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_clients":                    0,
 		"nsqlookupd_peers":                          0,
@@ -235,9 +100,9 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		commandSeries("IDENTIFY", "ok"):             0,
 	}, "fresh daemon")
 
-	a := dialLookupd(t, l)
-	a.send("PING\n")
-	a.expectFrame("OK")
+	a := l.dial(t)
+	a.Send("PING\n")
+	a.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_clients":                    1,
 		"nsqlookupd_tcp_connections_accepted_total": 1,
@@ -245,15 +110,15 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		commandSeries("PING", "ok"):                 1,
 	}, "connected, not identified")
 
-	a.identify("127.0.0.1", 4150, 4151)
+	a.Identify("127.0.0.1", 4150, 4151)
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_peers":              1,
 		"nsqlookupd_registrations":      1,
 		commandSeries("IDENTIFY", "ok"): 1,
 	}, "identified")
 
-	a.send("REGISTER metrics-topic metrics-channel\n")
-	a.expectFrame("OK")
+	a.Send("REGISTER metrics-topic metrics-channel\n")
+	a.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_topics":   1,
 		"nsqlookupd_channels": 1,
@@ -262,12 +127,12 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		commandSeries("REGISTER", "ok"): 1,
 	}, "first peer registered")
 
-	b := dialLookupd(t, l)
-	b.identify("127.0.0.2", 4150, 4151)
-	b.send("REGISTER metrics-topic\n")
-	b.expectFrame("OK")
-	b.send("REGISTER other-topic\n")
-	b.expectFrame("OK")
+	b := l.dial(t)
+	b.Identify("127.0.0.2", 4150, 4151)
+	b.Send("REGISTER metrics-topic\n")
+	b.ExpectFrame("OK")
+	b.Send("REGISTER other-topic\n")
+	b.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_clients":                    2,
 		"nsqlookupd_tcp_connections_accepted_total": 2,
@@ -279,8 +144,8 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		commandSeries("REGISTER", "ok"):             3,
 	}, "second peer registered")
 
-	b.send("UNREGISTER other-topic\n")
-	b.expectFrame("OK")
+	b.Send("UNREGISTER other-topic\n")
+	b.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{
 		// A non-ephemeral topic stays, without producers.
 		"nsqlookupd_topics":               2,
@@ -288,7 +153,7 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		commandSeries("UNREGISTER", "ok"): 1,
 	}, "second peer unregistered a topic")
 
-	a.conn.Close()
+	a.Close()
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_clients":                  1,
 		"nsqlookupd_tcp_connections_closed_total": 1,
@@ -298,7 +163,7 @@ func TestMetricsTCPLifecycle(t *testing.T) {
 		"nsqlookupd_registrations":                2,
 	}, "first peer disconnected")
 
-	b.conn.Close()
+	b.Close()
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_clients":                    0,
 		"nsqlookupd_tcp_connections_accepted_total": 2,
@@ -386,17 +251,14 @@ func TestMetricsProtocolErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := startMetricsLookupd(t, nil)
-			conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
-			test.Nil(t, err, "dial")
-			t.Cleanup(func() { conn.Close() })
-			c := &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-			c.send(cmp.Or(tc.magic, protocol.MagicV1))
+			l := startLookupd(t, withMetrics)
+			c := l.dialRaw(t, "")
+			c.Send(cmp.Or(tc.magic, protocol.MagicV1))
 			if tc.identify {
-				c.identify("127.0.0.1", 4150, 4151)
+				c.Identify("127.0.0.1", 4150, 4151)
 			}
-			c.send(tc.send)
-			reply, err := c.readFrame()
+			c.Send(tc.send)
+			reply, err := c.ReadFrame()
 			test.Nil(t, err, "read the error reply")
 			if !strings.HasPrefix(reply, tc.wantReply) {
 				t.Fatalf("reply %q, want one starting with %q", reply, tc.wantReply)
@@ -430,14 +292,14 @@ func TestMetricsProtocolErrors(t *testing.T) {
 // TestMetricsHTTPRequests checks the request counter by route and status
 // and the latency histogram's count.
 func TestMetricsHTTPRequests(t *testing.T) {
-	l := startMetricsLookupd(t, nil)
-	test.Equal(t, http.StatusNotFound, httpGetJSON(t, l, "/lookup?topic=absent", nil), "/lookup of an absent topic")
-	test.Equal(t, http.StatusNotFound, httpGetJSON(t, l, "/lookup?topic=absent", nil), "/lookup of an absent topic")
-	test.Equal(t, http.StatusBadRequest, httpGetJSON(t, l, "/lookup", nil), "/lookup without a topic")
-	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/create?topic=present"), "/topic/create")
-	test.Equal(t, http.StatusOK, httpGetJSON(t, l, "/lookup?topic=present", nil), "/lookup of a created topic")
-	test.Equal(t, http.StatusNotFound, httpGetJSON(t, l, "/no/such/path", nil), "unknown path")
-	test.Equal(t, http.StatusNotFound, httpGetJSON(t, l, "/another-unknown-path", nil), "unknown path")
+	l := startLookupd(t, withMetrics)
+	test.Equal(t, http.StatusNotFound, get(t, l, "/lookup?topic=absent").status, "/lookup of an absent topic")
+	test.Equal(t, http.StatusNotFound, get(t, l, "/lookup?topic=absent").status, "/lookup of an absent topic")
+	test.Equal(t, http.StatusBadRequest, get(t, l, "/lookup").status, "/lookup without a topic")
+	test.Equal(t, http.StatusOK, post(t, l, "/topic/create?topic=present").status, "/topic/create")
+	test.Equal(t, http.StatusOK, get(t, l, "/lookup?topic=present").status, "/lookup of a created topic")
+	test.Equal(t, http.StatusNotFound, get(t, l, "/no/such/path").status, "unknown path")
+	test.Equal(t, http.StatusNotFound, get(t, l, "/another-unknown-path").status, "unknown path")
 
 	expectSeries(t, l, map[string]float64{
 		`nsqlookupd_http_requests_total{code="404",route="/lookup"}`:       2,
@@ -461,62 +323,54 @@ func TestMetricsHTTPRequests(t *testing.T) {
 }
 
 func TestMetricsTombstones(t *testing.T) {
-	l := startMetricsLookupd(t, nil)
-	c := dialLookupd(t, l)
-	c.identify("127.0.0.1", 4150, 4151)
-	c.send("REGISTER buried\n")
-	c.expectFrame("OK")
+	l := startLookupd(t, withMetrics)
+	c := l.dial(t)
+	c.Identify("127.0.0.1", 4150, 4151)
+	c.Send("REGISTER buried\n")
+	c.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{"nsqlookupd_tombstones_total": 0}, "before tombstoning")
 
 	// A node that matches no producer tombstones nothing.
-	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/tombstone?topic=buried&node=127.0.0.1:9999"), "tombstone of an unknown node")
+	test.Equal(t, http.StatusOK, post(t, l, "/topic/tombstone?topic=buried&node=127.0.0.1:9999").status, "tombstone of an unknown node")
 	expectSeries(t, l, map[string]float64{"nsqlookupd_tombstones_total": 0}, "after tombstoning an unknown node")
 
-	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/tombstone?topic=buried&node=127.0.0.1:4151"), "tombstone")
+	test.Equal(t, http.StatusOK, post(t, l, "/topic/tombstone?topic=buried&node=127.0.0.1:4151").status, "tombstone")
 	expectSeries(t, l, map[string]float64{"nsqlookupd_tombstones_total": 1}, "after tombstoning the producer")
 }
 
 // TestMetricsInactivePeersFiltered checks that each /lookup leaving out a
 // silent producer is counted.
 func TestMetricsInactivePeersFiltered(t *testing.T) {
-	l := startMetricsLookupd(t, func(o *Options) { o.InactiveProducerTimeout = 200 * time.Millisecond })
-	c := dialLookupd(t, l)
-	c.identify("127.0.0.1", 4150, 4151)
-	c.send("REGISTER quiet\n")
-	c.expectFrame("OK")
-	expectSeries(t, l, map[string]float64{"nsqlookupd_inactive_peers_filtered_total": 0}, "before any lookup")
+	const timeout = time.Minute
+	l := startLookupd(t, withMetrics, withClock, func(s *setup) { s.opts.InactiveProducerTimeout = timeout })
+	c := identified(t, l)
+	test.Equal(t, "OK", c.Command("REGISTER quiet"), "REGISTER")
+	_, lookup := lookupTopic(t, l, "quiet")
+	test.Equal(t, 1, len(lookup.Producers), "producers of an active peer's topic")
+	expectSeries(t, l, map[string]float64{"nsqlookupd_inactive_peers_filtered_total": 0}, "before the peer went silent")
 
-	test.Eventually(t, metricsWaitTimeout, func() bool {
-		var lookup struct {
-			Producers []specPeer `json:"producers"`
-		}
-		httpGetJSON(t, l, "/lookup?topic=quiet", &lookup)
-		return len(lookup.Producers) == 0
-	}, "silent producer left out of /lookup")
-	before := flattenSeries(scrapeFamilies(t, l))["nsqlookupd_inactive_peers_filtered_total"]
-	if before < 1 {
-		t.Fatalf("nsqlookupd_inactive_peers_filtered_total = %v after a filtered /lookup, want at least 1", before)
+	l.clock.Advance(timeout + time.Nanosecond)
+	for i := 1; i <= 2; i++ {
+		_, lookup = lookupTopic(t, l, "quiet")
+		test.Equal(t, 0, len(lookup.Producers), "producers of a silent peer's topic")
+		expectSeries(t, l, map[string]float64{"nsqlookupd_inactive_peers_filtered_total": float64(i)}, fmt.Sprintf("after %d filtered /lookup", i))
 	}
-
-	// One more /lookup leaves out the one producer once more.
-	httpGetJSON(t, l, "/lookup?topic=quiet", nil)
-	expectSeries(t, l, map[string]float64{"nsqlookupd_inactive_peers_filtered_total": before + 1}, "after one more /lookup")
 }
 
 // TestMetricsMaxClientsRefused checks the refused-connection counter.
 func TestMetricsMaxClientsRefused(t *testing.T) {
-	l := startMetricsLookupd(t, func(o *Options) { o.MaxClients = 1 })
-	a := dialLookupd(t, l)
-	a.send("PING\n")
-	a.expectFrame("OK")
+	l := startLookupd(t, withMetrics, func(s *setup) { s.opts.MaxClients = 1 })
+	a := l.dial(t)
+	a.Send("PING\n")
+	a.ExpectFrame("OK")
 
-	refused := dialLookupd(t, l)
-	reply, err := refused.readFrame()
+	refused := l.dial(t)
+	reply, err := refused.ReadFrame()
 	test.Nil(t, err, "read the refusal")
 	if !strings.HasPrefix(reply, "E_TOO_MANY_CLIENTS") {
 		t.Fatalf("reply to a connection over max-clients: %q", reply)
 	}
-	refused.expectClosed()
+	refused.ExpectClosed()
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_connections_refused_total":  1,
 		"nsqlookupd_tcp_connections_accepted_total": 1,
@@ -524,11 +378,11 @@ func TestMetricsMaxClientsRefused(t *testing.T) {
 	}, "one connection refused")
 
 	// Once the first client leaves there is room again.
-	a.conn.Close()
+	a.Close()
 	expectSeries(t, l, map[string]float64{"nsqlookupd_tcp_clients": 0}, "first client gone")
-	b := dialLookupd(t, l)
-	b.send("PING\n")
-	b.expectFrame("OK")
+	b := l.dial(t)
+	b.Send("PING\n")
+	b.ExpectFrame("OK")
 	expectSeries(t, l, map[string]float64{
 		"nsqlookupd_tcp_connections_refused_total":  1,
 		"nsqlookupd_tcp_connections_accepted_total": 2,

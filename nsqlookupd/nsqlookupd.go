@@ -83,6 +83,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 			TombstoneLifetime:    opts.TombstoneLifetime,
 			MaxRegistrations:     opts.MaxRegistrations,
 			MaxPeerRegistrations: opts.MaxRegistrationsPerClient,
+			Clock:                opts.clock,
 		}),
 		metrics:   newCounters(),
 		warnLimit: lg.NewLimiter(time.Second),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/auth"
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
+	"github.com/nsqlookupd/nsqlookupd/internal/registry"
 )
 
 // Options configures an NSQLookupd. The `flag` tags name the command-line
@@ -131,6 +132,10 @@ type Options struct {
 	// accepted but probably wrong (unknown keys, durations given as bare
 	// numbers of milliseconds).
 	StartupWarnings []string
+
+	// clock is the registration store's clock; nil means the system's.
+	// Only tests set it, to expire peers and tombstones without waiting.
+	clock registry.Clock
 }
 
 // Defaults of the hardening limits.

@@ -1,10 +1,11 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // v1CommandCall is how TestV1CommandTable calls one command on an
@@ -21,48 +22,48 @@ type v1CommandCall struct {
 func TestV1CommandTable(t *testing.T) {
 	calls := map[string]v1CommandCall{
 		"PING":       {"PING\n", "OK"},
-		"IDENTIFY":   {identifyBody("127.0.0.1", 4150, 4151), "{"},
+		"IDENTIFY":   {test.Identify(test.JSON(test.NSQDFields("127.0.0.1", 4150, 4151))), "{"},
 		"REGISTER":   {"REGISTER table.t table.c\n", "OK"},
 		"UNREGISTER": {"UNREGISTER table.t table.c\n", "OK"},
 	}
-	l := startMetricsLookupd(t, nil)
+	l := startLookupd(t, withMetrics)
 	want := map[string]float64{}
 	labels := map[string]bool{"other": true}
-	for _, row := range v1Commands {
-		call, ok := calls[row.name]
+	for _, row := range nsqlookupd.V1Commands() {
+		call, ok := calls[row.Name]
 		if !ok {
-			t.Fatalf("command %s has no call in this test; add one", row.name)
+			t.Fatalf("command %s has no call in this test; add one", row.Name)
 		}
-		labels[row.name] = true
-		c := dialLookupd(t, l)
-		if row.needsIdentify {
-			c.identify("127.0.0.1", 4150, 4151)
+		labels[row.Name] = true
+		c := l.dial(t)
+		if row.NeedsIdentify {
+			c.Identify("127.0.0.1", 4150, 4151)
 			want[commandSeries("IDENTIFY", "ok")]++
 		}
-		c.send(call.send)
-		reply, err := c.readFrame()
-		test.Nil(t, err, row.name, "reply")
+		c.Send(call.send)
+		reply, err := c.ReadFrame()
+		test.Nil(t, err, row.Name, "reply")
 		if !strings.HasPrefix(reply, call.replyPrefix) {
-			t.Fatalf("%s: reply %q, want one starting with %q", row.name, reply, call.replyPrefix)
+			t.Fatalf("%s: reply %q, want one starting with %q", row.Name, reply, call.replyPrefix)
 		}
-		want[commandSeries(row.name, "ok")]++
-		c.conn.Close()
+		want[commandSeries(row.Name, "ok")]++
+		c.Close()
 
-		if row.needsIdentify {
-			early := dialLookupd(t, l)
-			early.send(call.send)
-			early.expectError("E_INVALID client must IDENTIFY")
-			want[commandSeries(row.name, "error")]++
+		if row.NeedsIdentify {
+			early := l.dial(t)
+			early.Send(call.send)
+			early.ExpectError("E_INVALID client must IDENTIFY")
+			want[commandSeries(row.Name, "error")]++
 		}
 	}
-	unknown := dialLookupd(t, l)
-	unknown.send("NOPE\n")
-	unknown.expectError("E_INVALID invalid command NOPE")
+	unknown := l.dial(t)
+	unknown.Send("NOPE\n")
+	unknown.ExpectError("E_INVALID invalid command NOPE")
 	want[commandSeries("other", "error")]++
-	for _, row := range v1Commands {
+	for _, row := range nsqlookupd.V1Commands() {
 		for _, result := range []string{"ok", "error"} {
-			if _, ok := want[commandSeries(row.name, result)]; !ok {
-				want[commandSeries(row.name, result)] = 0
+			if _, ok := want[commandSeries(row.Name, result)]; !ok {
+				want[commandSeries(row.Name, result)] = 0
 			}
 		}
 	}
@@ -81,12 +82,12 @@ func TestV1CommandTable(t *testing.T) {
 // command that needs IDENTIFY is refused for that before its parameters are
 // looked at.
 func TestV1IdentifyCheckedBeforeParams(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	for _, line := range []string{"REGISTER\n", "REGISTER bad*topic\n", "UNREGISTER\n", "UNREGISTER t bad*channel\n"} {
 		t.Run(strings.TrimSpace(line), func(t *testing.T) {
-			c := dialLookupd(t, l)
-			c.send(line)
-			c.expectError("E_INVALID client must IDENTIFY")
+			c := l.dial(t)
+			c.Send(line)
+			c.ExpectError("E_INVALID client must IDENTIFY")
 		})
 	}
 }

@@ -1,13 +1,13 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,7 +17,9 @@ import (
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/internal/test/spec"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // Limits of the fuzzed daemon, small so that inputs of a few hundred bytes
@@ -106,7 +108,7 @@ func modelV1(data []byte, identifyReply string) []string {
 			if int64(len(data)) < n {
 				return append(replies, "E_BAD_BODY IDENTIFY failed to read body")
 			}
-			var body specPeer // decodes, and rejects, as the daemon's peer record
+			var body spec.Peer // decodes, and rejects, as the daemon's peer record
 			if err := json.Unmarshal(data[:n], &body); err != nil {
 				return append(replies, "E_BAD_BODY IDENTIFY failed to decode JSON body")
 			}
@@ -135,23 +137,6 @@ func modelV1(data []byte, identifyReply string) []string {
 	}
 }
 
-// repliesMatch compares replies to the model's, honoring "*" prefixes.
-func repliesMatch(want, got []string) bool {
-	if len(want) != len(got) {
-		return false
-	}
-	for i := range want {
-		if prefix, ok := strings.CutSuffix(want[i], "*"); ok {
-			if !strings.HasPrefix(got[i], prefix) {
-				return false
-			}
-		} else if want[i] != got[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // fuzzBaseline is what a well-behaved producer registered before fuzzing.
 var fuzzBaseline = map[string][]string{
 	"fz.base":      {"fz.c1", "fz.c2"},
@@ -163,50 +148,50 @@ var fuzzBaseline = map[string][]string{
 // model of SPEC §4, that the daemon still serves HTTP, and that nothing of
 // the client stays in the store once its connection ends.
 func FuzzV1Protocol(f *testing.F) {
-	opts, _ := testOptions(f)
-	// Fuzzing runs many inputs: keep the log quiet but formatted.
-	opts.Logger = lg.NilLogger{}
-	opts.BroadcastAddress = "fuzz.lookupd.test"
-	opts.MaxCommandSize = fuzzMaxCommandSize
-	opts.MaxBodySize = fuzzMaxBodySize
-	// The baseline producer must stay active and connected for the whole
-	// fuzzing run.
-	opts.ClientTimeout = time.Hour
-	opts.InactiveProducerTimeout = 24 * time.Hour
-	l := startLookupd(f, opts)
+	l := startLookupd(f, func(s *setup) {
+		// Fuzzing runs many inputs: keep the log quiet but formatted.
+		s.opts.Logger = lg.NilLogger{}
+		s.opts.BroadcastAddress = "fuzz.lookupd.test"
+		s.opts.MaxCommandSize = fuzzMaxCommandSize
+		s.opts.MaxBodySize = fuzzMaxBodySize
+		// The baseline producer must stay active and connected for the whole
+		// fuzzing run.
+		s.opts.ClientTimeout = time.Hour
+		s.opts.InactiveProducerTimeout = 24 * time.Hour
+	})
 
-	producer := dialLookupd(f, l)
-	producer.identify("127.0.0.1", 4150, 4151)
+	producer := l.dial(f)
+	producer.Identify("127.0.0.1", 4150, 4151)
 	for topic, channels := range fuzzBaseline {
 		for _, ch := range channels {
-			producer.send("REGISTER " + topic + " " + ch + "\n")
-			producer.expectFrame("OK")
+			producer.Send("REGISTER " + topic + " " + ch + "\n")
+			producer.ExpectFrame("OK")
 		}
 	}
-	baseline := l.db.Stats()
-	producerAddr := producer.conn.LocalAddr().String()
+	baseline := l.store().Stats()
+	producerAddr := producer.LocalAddr()
 
+	hostname, err := os.Hostname()
+	test.Nil(f, err, "os.Hostname")
 	identifyReply := fmt.Sprintf(`{"broadcast_address":%q,"hostname":%q,"http_port":%d,"tcp_port":%d,"version":%q}`,
-		opts.BroadcastAddress, l.hostname, l.RealHTTPAddr().Port, l.RealTCPAddr().Port, version.Binary)
-	pingURL := fmt.Sprintf("http://%s/ping", l.RealHTTPAddr())
-	httpClient := &http.Client{Timeout: 5 * time.Second}
+		l.opts.BroadcastAddress, hostname, l.RealHTTPAddr().Port, l.RealTCPAddr().Port, version.Binary)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conn := &fuzzConn{in: bytes.NewReader(append([]byte(protocol.MagicV1), data...))}
-		l.tcpServer.handle(conn)
+		nsqlookupd.HandleTCPConn(l.NSQLookupd, conn)
 
 		frames, err := splitFrames(conn.out.Bytes())
 		if err != nil {
 			t.Fatalf("malformed replies %q: %s", conn.out.Bytes(), err)
 		}
-		if want := modelV1(data, identifyReply); !repliesMatch(want, frames) {
+		if want := modelV1(data, identifyReply); !test.MatchReplies(want, frames) {
 			t.Fatalf("input %q:\nwant replies %q\n got replies %q", data, want, frames)
 		}
 
-		if got := l.db.Stats().Peers; got != baseline.Peers {
+		if got := l.store().Stats().Peers; got != baseline.Peers {
 			t.Fatalf("%d peers after the connection ended, want %d", got, baseline.Peers)
 		}
-		for _, reg := range l.db.Debug() {
+		for _, reg := range l.store().Debug() {
 			for _, p := range reg.Producers {
 				if p.RemoteAddress == fuzzRemoteAddr.String() {
 					t.Fatalf("ended connection still in %s:%s:%s", reg.Category, reg.Key, reg.SubKey)
@@ -214,8 +199,8 @@ func FuzzV1Protocol(f *testing.F) {
 			}
 		}
 		for topic, channels := range fuzzBaseline {
-			gotChannels, producers, found := l.db.Lookup(topic)
-			if !found || !slices.Equal(producerAddrs(specPeersOf(producers)), []string{producerAddr}) {
+			gotChannels, producers, found := l.store().Lookup(topic)
+			if !found || !slices.Equal(producerAddrs(spec.PeersOf(producers)), []string{producerAddr}) {
 				t.Fatalf("baseline topic %s: found %v, producers %v", topic, found, producers)
 			}
 			for _, ch := range channels {
@@ -227,29 +212,27 @@ func FuzzV1Protocol(f *testing.F) {
 
 		// Drop what the input created, so the store stays small over a
 		// long run; ephemeral names must already be gone with the peer.
-		for _, topic := range l.db.Topics() {
+		for _, topic := range l.store().Topics() {
 			baseChannels, isBase := fuzzBaseline[topic]
 			if !isBase {
 				if protocol.IsEphemeral(topic) {
 					t.Fatalf("ephemeral topic %q outlived its only peer", topic)
 				}
-				l.db.DeleteTopic(topic)
+				l.store().DeleteTopic(topic)
 				continue
 			}
-			for _, ch := range l.db.Channels(topic) {
+			for _, ch := range l.store().Channels(topic) {
 				if !slices.Contains(baseChannels, ch) {
 					if protocol.IsEphemeral(ch) {
 						t.Fatalf("ephemeral channel %q:%q outlived its only peer", topic, ch)
 					}
-					l.db.DeleteChannel(topic, ch)
+					l.store().DeleteChannel(topic, ch)
 				}
 			}
 		}
 
-		resp, err := httpClient.Get(pingURL)
+		r, err := fetch(l, "GET", "/ping")
 		test.Nil(t, err, "GET /ping")
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+		test.Equal(t, http.StatusOK, r.status, "/ping status")
 	})
 }

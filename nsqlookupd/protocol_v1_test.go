@@ -1,13 +1,10 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -17,212 +14,45 @@ import (
 	nsq "github.com/nsqio/go-nsq"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/internal/test/spec"
 	"github.com/nsqlookupd/nsqlookupd/internal/version"
 )
 
-// v1Sized prefixes body with its 4-byte big-endian length, as IDENTIFY
-// expects.
-func v1Sized(body string) string {
-	var size [4]byte
-	binary.BigEndian.PutUint32(size[:], uint32(len(body)))
-	return string(size[:]) + body
-}
-
-// v1Identify is a complete IDENTIFY command carrying body.
-func v1Identify(body string) string {
-	return "IDENTIFY\n" + v1Sized(body)
-}
-
-// v1IdentifyJSON encodes fields as an IDENTIFY body.
-func v1IdentifyJSON(fields map[string]interface{}) string {
-	body, err := json.Marshal(fields)
-	if err != nil {
-		panic(fmt.Sprintf("encoding IDENTIFY body %v: %s", fields, err))
-	}
-	return string(body)
-}
-
-// v1PeerFields is a complete IDENTIFY body, optional fields included.
-func v1PeerFields() map[string]interface{} {
-	return map[string]interface{}{
-		"broadcast_address": "nsqd-1.test",
-		"hostname":          "nsqd-1-host",
-		"tcp_port":          4150,
-		"http_port":         4151,
-		"version":           "1.3.0",
-		"topology_zone":     "zone-a",
-		"topology_region":   "region-1",
-	}
-}
-
-// dialRaw connects to l's TCP port without sending the magic.
-func dialRaw(t testing.TB, l *NSQLookupd) *tcpClient {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
-	test.Nil(t, err, "dial")
-	t.Cleanup(func() { conn.Close() })
-	return &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-}
-
-// closeWrite half-closes the connection, so the server reads EOF while the
-// client can still read the reply.
-func (c *tcpClient) closeWrite() {
-	c.t.Helper()
-	test.Nil(c.t, c.conn.(*net.TCPConn).CloseWrite(), "close write side")
-}
-
-// expectError reads one reply, fails unless it is want, then fails unless
-// the server closes the connection.
-func (c *tcpClient) expectError(want string) {
-	c.t.Helper()
-	c.expectFrame(want)
-	c.expectClosed()
-}
-
-// v1Lookup is the body of /lookup.
-type v1Lookup struct {
-	Channels  []string   `json:"channels"`
-	Producers []specPeer `json:"producers"`
-}
-
-// lookupTopic GETs /lookup for topic, returning the status and the body.
-func lookupTopic(t testing.TB, l *NSQLookupd, topic string) (int, v1Lookup) {
-	t.Helper()
-	var lk v1Lookup
-	resp, err := http.Get(fmt.Sprintf("http://%s/lookup?topic=%s", l.RealHTTPAddr(), url.QueryEscape(topic)))
-	test.Nil(t, err, "GET /lookup")
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		test.Nil(t, json.NewDecoder(resp.Body).Decode(&lk), "decode /lookup")
-	}
-	return resp.StatusCode, lk
-}
-
-// producerAddrs lists the remote addresses of producers.
-func producerAddrs(producers []specPeer) []string {
-	addrs := make([]string, 0, len(producers))
-	for _, p := range producers {
-		addrs = append(addrs, p.RemoteAddress)
-	}
-	slices.Sort(addrs)
-	return addrs
-}
-
-// channelsOf GETs /channels for topic.
-func channelsOf(t testing.TB, l *NSQLookupd, topic string) []string {
-	t.Helper()
-	var body struct {
-		Channels []string `json:"channels"`
-	}
-	status := httpGetJSON(t, l, "/channels?topic="+url.QueryEscape(topic), &body)
-	test.Equal(t, http.StatusOK, status, "/channels status")
-	return body.Channels
-}
-
-// v1Node is one entry of /nodes.
-type v1Node struct {
-	RemoteAddress string   `json:"remote_address"`
-	Topics        []string `json:"topics"`
-	Tombstones    []bool   `json:"tombstones"`
-}
-
-// nodeAddrs lists the remote addresses /nodes reports.
-func nodeAddrs(t testing.TB, l *NSQLookupd) []string {
-	t.Helper()
-	var body struct {
-		Producers []v1Node `json:"producers"`
-	}
-	status := httpGetJSON(t, l, "/nodes", &body)
-	test.Equal(t, http.StatusOK, status, "/nodes status")
-	addrs := make([]string, 0, len(body.Producers))
-	for _, n := range body.Producers {
-		addrs = append(addrs, n.RemoteAddress)
-	}
-	slices.Sort(addrs)
-	return addrs
-}
-
-// debugState GETs /debug, refusing any peer key SPEC §6 does not list.
-func debugState(t testing.TB, l *NSQLookupd) map[string][]specDebugPeer {
-	t.Helper()
-	r := apiGet(t, l, "/debug")
-	test.Equal(t, http.StatusOK, r.status, "/debug status")
-	var body map[string][]specDebugPeer
-	test.Nil(t, decodeStrictJSON(r.body, &body), "decode /debug", string(r.body))
-	return body
-}
-
-// debugKeys lists the registration keys /debug reports, sorted.
-func debugKeys(t testing.TB, l *NSQLookupd) []string {
-	t.Helper()
-	keys := []string{}
-	for k := range debugState(t, l) {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// lastUpdate returns the /debug last_update of the identified peer at addr.
-func lastUpdate(t testing.TB, l *NSQLookupd, addr string) int64 {
-	t.Helper()
-	for _, p := range debugState(t, l)["client::"] {
-		if p.ID == addr {
-			return p.LastUpdate
-		}
-	}
-	t.Fatalf("peer %s not in /debug client::", addr)
-	return 0
-}
-
-// identified connects and identifies with a complete body.
-func identified(t testing.TB, l *NSQLookupd) *tcpClient {
-	t.Helper()
-	c := dialLookupd(t, l)
-	c.identify("127.0.0.1", 4150, 4151)
-	return c
-}
-
 func TestV1PingBeforeIdentify(t *testing.T) {
-	l := startLookupd(t, nil)
-	c := dialLookupd(t, l)
-	c.send("PING\n")
-	c.expectFrame("OK")
-	c.send("PING\n")
-	c.expectFrame("OK")
+	l := startLookupd(t)
+	c := l.dial(t)
+	c.Send("PING\n")
+	c.ExpectFrame("OK")
+	c.Send("PING\n")
+	c.ExpectFrame("OK")
 	// PING does not identify: no peer is recorded.
 	test.Equal(t, []string{}, debugKeys(t, l), "/debug keys")
 	test.Equal(t, []string{}, nodeAddrs(t, l), "/nodes")
 }
 
+// TestV1PingRefreshesLastUpdate: PING sets a peer's last_update to the
+// store's clock; REGISTER does not.
 func TestV1PingRefreshesLastUpdate(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t, withClock)
 	c := identified(t, l)
-	addr := c.conn.LocalAddr().String()
+	addr := c.LocalAddr()
 	first := lastUpdate(t, l, addr)
 
-	// REGISTER does not count as a sign of life.
-	c.send("REGISTER topic1 ch1\n")
-	c.expectFrame("OK")
+	l.clock.Advance(time.Second)
+	test.Equal(t, "OK", c.Command("REGISTER topic1 ch1"), "REGISTER")
 	test.Equal(t, first, lastUpdate(t, l, addr), "last_update after REGISTER")
-
-	test.Eventually(t, 5*time.Second, func() bool {
-		c.send("PING\n")
-		c.expectFrame("OK")
-		return lastUpdate(t, l, addr) > first
-	}, "PING to advance last_update")
+	test.Equal(t, "OK", c.Command("PING"), "PING")
+	test.Equal(t, first+int64(time.Second), lastUpdate(t, l, addr), "last_update after PING")
 }
 
 func TestV1IdentifyReply(t *testing.T) {
-	opts, _ := testOptions(t)
-	opts.BroadcastAddress = "lookupd-broadcast.test"
-	l := startLookupd(t, opts)
+	l := startLookupd(t, func(s *setup) { s.opts.BroadcastAddress = "lookupd-broadcast.test" })
 	hostname, err := os.Hostname()
 	test.Nil(t, err, "os.Hostname")
 
-	c := dialLookupd(t, l)
-	c.send(v1Identify(v1IdentifyJSON(v1PeerFields())))
-	reply, err := c.readFrame()
+	c := l.dial(t)
+	c.Send(test.Identify(test.JSON(fullNSQDFields())))
+	reply, err := c.ReadFrame()
 	test.Nil(t, err, "IDENTIFY reply")
 	want := fmt.Sprintf(`{"broadcast_address":%q,"hostname":%q,"http_port":%d,"tcp_port":%d,"version":%q}`,
 		"lookupd-broadcast.test", hostname, l.RealHTTPAddr().Port, l.RealTCPAddr().Port, version.Binary)
@@ -230,13 +60,13 @@ func TestV1IdentifyReply(t *testing.T) {
 
 	// The peer is recorded with the body's fields and the connection's
 	// remote address as its identity.
-	addr := c.conn.LocalAddr().String()
+	addr := c.LocalAddr()
 	peers := debugState(t, l)["client::"]
 	test.Equal(t, 1, len(peers), "client:: peers")
 	got := peers[0]
 	test.Equal(t, true, got.LastUpdate > 0, "last_update set")
 	got.LastUpdate = 0
-	test.Equal(t, specDebugPeer{
+	test.Equal(t, spec.DebugPeer{
 		ID:               addr,
 		Hostname:         "nsqd-1-host",
 		BroadcastAddress: "nsqd-1.test",
@@ -250,24 +80,24 @@ func TestV1IdentifyReply(t *testing.T) {
 	test.Equal(t, []string{addr}, nodeAddrs(t, l), "/nodes")
 
 	// Only the required fields are needed.
-	c2 := dialLookupd(t, l)
-	c2.send(v1Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}`))
-	reply, err = c2.readFrame()
+	c2 := l.dial(t)
+	c2.Send(test.Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}`))
+	reply, err = c2.ReadFrame()
 	test.Nil(t, err, "IDENTIFY reply with required fields only")
 	test.Equal(t, want, reply, "IDENTIFY reply with required fields only")
-	c2.send("PING\n")
-	c2.expectFrame("OK")
+	c2.Send("PING\n")
+	c2.ExpectFrame("OK")
 }
 
 func TestV1IdentifyAgainRefusedWithoutBody(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	c := identified(t, l)
-	c.send("REGISTER t1 c1\n")
-	c.expectFrame("OK")
+	c.Send("REGISTER t1 c1\n")
+	c.ExpectFrame("OK")
 	// No body follows: a server that tried to read one would wait for it
 	// instead of answering.
-	c.send("IDENTIFY\n")
-	c.expectError("E_INVALID cannot IDENTIFY again")
+	c.Send("IDENTIFY\n")
+	c.ExpectError("E_INVALID cannot IDENTIFY again")
 	// The refused client's registrations went with its connection.
 	test.Eventually(t, 5*time.Second, func() bool {
 		_, lk := lookupTopic(t, l, "t1")
@@ -276,7 +106,7 @@ func TestV1IdentifyAgainRefusedWithoutBody(t *testing.T) {
 }
 
 func TestV1IdentifyBodyErrors(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	tests := []struct {
 		name string
 		send string
@@ -287,29 +117,29 @@ func TestV1IdentifyBodyErrors(t *testing.T) {
 		{"size cut short", "IDENTIFY\n\x00\x00", true, "E_BAD_BODY IDENTIFY failed to read body size"},
 		{"no size", "IDENTIFY\n", true, "E_BAD_BODY IDENTIFY failed to read body size"},
 		{"body cut short", "IDENTIFY\n\x00\x00\x00\x64" + `{"broadcast`, true, "E_BAD_BODY IDENTIFY failed to read body"},
-		{"invalid JSON", v1Identify(`{"broadcast_address":`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
-		{"not an object", v1Identify(`[1,2]`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
-		{"port of wrong type", v1Identify(`{"broadcast_address":"b","tcp_port":"x","http_port":2,"version":"v"}`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
-		{"version of wrong type", v1Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":1}`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
-		{"trailing garbage", v1Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}x`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
-		{"JSON null", v1Identify(`null`), false, "E_BAD_BODY IDENTIFY missing fields"},
-		{"empty object", v1Identify(`{}`), false, "E_BAD_BODY IDENTIFY missing fields"},
+		{"invalid JSON", test.Identify(`{"broadcast_address":`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+		{"not an object", test.Identify(`[1,2]`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+		{"port of wrong type", test.Identify(`{"broadcast_address":"b","tcp_port":"x","http_port":2,"version":"v"}`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+		{"version of wrong type", test.Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":1}`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+		{"trailing garbage", test.Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}x`), false, "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+		{"JSON null", test.Identify(`null`), false, "E_BAD_BODY IDENTIFY missing fields"},
+		{"empty object", test.Identify(`{}`), false, "E_BAD_BODY IDENTIFY missing fields"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialLookupd(t, l)
-			c.send(tc.send)
+			c := l.dial(t)
+			c.Send(tc.send)
 			if tc.eof {
-				c.closeWrite()
+				c.CloseWrite()
 			}
-			c.expectError(tc.want)
+			c.ExpectError(tc.want)
 		})
 	}
 	test.Equal(t, []string{}, nodeAddrs(t, l), "/nodes after failed IDENTIFYs")
 }
 
 func TestV1IdentifyMissingFields(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	tests := []struct {
 		name  string
 		field string
@@ -327,22 +157,22 @@ func TestV1IdentifyMissingFields(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fields := v1PeerFields()
+			fields := fullNSQDFields()
 			if tc.zero == nil {
 				delete(fields, tc.field)
 			} else {
 				fields[tc.field] = tc.zero
 			}
-			c := dialLookupd(t, l)
-			c.send(v1Identify(v1IdentifyJSON(fields)))
-			c.expectError("E_BAD_BODY IDENTIFY missing fields")
+			c := l.dial(t)
+			c.Send(test.Identify(test.JSON(fields)))
+			c.ExpectError("E_BAD_BODY IDENTIFY missing fields")
 		})
 	}
 	test.Equal(t, []string{}, nodeAddrs(t, l), "/nodes after refused IDENTIFYs")
 }
 
 func TestV1Commands(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	name64 := strings.Repeat("a", 64)
 	name65 := strings.Repeat("a", 65)
 	eph64 := strings.Repeat("e", 54) + "#ephemeral"
@@ -391,53 +221,53 @@ func TestV1Commands(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var c *tcpClient
+			var c *test.V1Conn
 			if tc.identify {
 				c = identified(t, l)
 			} else {
-				c = dialLookupd(t, l)
+				c = l.dial(t)
 			}
-			c.send(tc.send)
+			c.Send(tc.send)
 			if strings.HasPrefix(tc.want, "E_") {
-				c.expectError(tc.want)
+				c.ExpectError(tc.want)
 				return
 			}
-			c.expectFrame(tc.want)
+			c.ExpectFrame(tc.want)
 			if tc.topic != "" {
 				test.Equal(t, tc.channels, channelsOf(t, l, tc.topic), "/channels")
 				_, lk := lookupTopic(t, l, tc.topic)
-				test.Equal(t, []string{c.conn.LocalAddr().String()}, producerAddrs(lk.Producers), "/lookup producers")
+				test.Equal(t, []string{c.LocalAddr()}, producerAddrs(lk.Producers), "/lookup producers")
 			}
 			// The connection is still usable.
-			c.send("PING\n")
-			c.expectFrame("OK")
+			c.Send("PING\n")
+			c.ExpectFrame("OK")
 		})
 	}
 }
 
 func TestV1BadMagic(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	for _, magic := range []string{"  V2", "V1  ", "GET ", "\x00\x00\x00\x00", "  v1"} {
 		t.Run(fmt.Sprintf("%q", magic), func(t *testing.T) {
-			c := dialRaw(t, l)
-			c.send(magic)
-			c.expectError("E_BAD_PROTOCOL")
+			c := l.dialRaw(t, "")
+			c.Send(magic)
+			c.ExpectError("E_BAD_PROTOCOL")
 		})
 	}
 }
 
 func TestV1ErrorDropsRegistrations(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	c := identified(t, l)
-	c.send("REGISTER drop.t drop.c\nREGISTER drop.e#ephemeral drop.c#ephemeral\n")
-	c.expectFrame("OK")
-	c.expectFrame("OK")
-	addr := c.conn.LocalAddr().String()
+	c.Send("REGISTER drop.t drop.c\nREGISTER drop.e#ephemeral drop.c#ephemeral\n")
+	c.ExpectFrame("OK")
+	c.ExpectFrame("OK")
+	addr := c.LocalAddr()
 	_, lk := lookupTopic(t, l, "drop.t")
 	test.Equal(t, []string{addr}, producerAddrs(lk.Producers), "/lookup before the error")
 
-	c.send("REGISTER drop.t bad!\n")
-	c.expectError("E_BAD_CHANNEL REGISTER channel name 'bad!' is not valid")
+	c.Send("REGISTER drop.t bad!\n")
+	c.ExpectError("E_BAD_CHANNEL REGISTER channel name 'bad!' is not valid")
 	test.Eventually(t, 5*time.Second, func() bool {
 		return len(nodeAddrs(t, l)) == 0
 	}, "peer gone from /nodes")
@@ -463,16 +293,16 @@ func filterKeys(keys []string, s string) []string {
 }
 
 func TestV1DisconnectRemovesPeer(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	stay := identified(t, l)
-	stay.send("REGISTER shared.t shared.c\n")
-	stay.expectFrame("OK")
+	stay.Send("REGISTER shared.t shared.c\n")
+	stay.ExpectFrame("OK")
 	leave := identified(t, l)
-	leave.send("REGISTER shared.t shared.c\nREGISTER own.t\n")
-	leave.expectFrame("OK")
-	leave.expectFrame("OK")
-	stayAddr := stay.conn.LocalAddr().String()
-	leaveAddr := leave.conn.LocalAddr().String()
+	leave.Send("REGISTER shared.t shared.c\nREGISTER own.t\n")
+	leave.ExpectFrame("OK")
+	leave.ExpectFrame("OK")
+	stayAddr := stay.LocalAddr()
+	leaveAddr := leave.LocalAddr()
 
 	want := []string{stayAddr, leaveAddr}
 	slices.Sort(want)
@@ -480,7 +310,7 @@ func TestV1DisconnectRemovesPeer(t *testing.T) {
 	_, lk := lookupTopic(t, l, "shared.t")
 	test.Equal(t, want, producerAddrs(lk.Producers), "/lookup with both")
 
-	leave.conn.Close()
+	leave.Close()
 	test.Eventually(t, 5*time.Second, func() bool {
 		return slices.Equal(nodeAddrs(t, l), []string{stayAddr})
 	}, "leaving peer gone from /nodes")
@@ -493,26 +323,26 @@ func TestV1DisconnectRemovesPeer(t *testing.T) {
 }
 
 func TestV1Pipelined(t *testing.T) {
-	l := startLookupd(t, nil)
-	c := dialLookupd(t, l)
+	l := startLookupd(t)
+	c := l.dial(t)
 	const n = 50
 	var b strings.Builder
 	b.WriteString("PING\n")
-	b.WriteString(v1Identify(v1IdentifyJSON(v1PeerFields())))
+	b.WriteString(test.Identify(test.JSON(fullNSQDFields())))
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "REGISTER pipe.%d pipe.c%d\n", i, i)
 	}
 	b.WriteString("PING\n")
-	c.send(b.String())
+	c.Send(b.String())
 
-	c.expectFrame("OK")
-	reply, err := c.readFrame()
+	c.ExpectFrame("OK")
+	reply, err := c.ReadFrame()
 	test.Nil(t, err, "IDENTIFY reply")
 	test.Equal(t, true, strings.HasPrefix(reply, `{"broadcast_address":`), "second reply is IDENTIFY's: "+reply)
 	for i := 0; i < n+1; i++ {
-		c.expectFrame("OK")
+		c.ExpectFrame("OK")
 	}
-	addr := c.conn.LocalAddr().String()
+	addr := c.LocalAddr()
 	for i := 0; i < n; i++ {
 		_, lk := lookupTopic(t, l, fmt.Sprintf("pipe.%d", i))
 		test.Equal(t, []string{addr}, producerAddrs(lk.Producers), "producers of pipe.", i)
@@ -526,15 +356,15 @@ func TestV1Pipelined(t *testing.T) {
 		fmt.Fprintf(&b, "UNREGISTER pipe.%d pipe.c%d\n", i, i)
 	}
 	b.WriteString("PING\nBOGUS\nPING\n")
-	c.send(b.String())
+	c.Send(b.String())
 	for i := 0; i < n/2+1; i++ {
-		c.expectFrame("OK")
+		c.ExpectFrame("OK")
 	}
-	c.expectError("E_INVALID invalid command BOGUS")
+	c.ExpectError("E_INVALID invalid command BOGUS")
 }
 
 func TestV1GoNSQClient(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
 	test.Nil(t, err, "dial")
 	t.Cleanup(func() { conn.Close() })
@@ -574,7 +404,7 @@ func TestV1GoNSQClient(t *testing.T) {
 
 	_, lk := lookupTopic(t, l, "gonsq.t")
 	test.Equal(t, 1, len(lk.Producers), "/lookup gonsq.t producers")
-	test.Equal(t, specPeer{
+	test.Equal(t, spec.Peer{
 		RemoteAddress:    addr,
 		Hostname:         "gonsq-host",
 		BroadcastAddress: "nsqd.gonsq.test",

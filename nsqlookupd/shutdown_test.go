@@ -1,8 +1,6 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,154 +18,8 @@ import (
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
-
-// runningLookupd is a daemon whose Exit the test calls itself. It has an
-// HTTP client of its own, so that its idle keep-alive connections can be
-// closed before goroutines are counted (http.DefaultTransport's cannot be
-// told apart from other tests').
-type runningLookupd struct {
-	*NSQLookupd
-	mainErr   chan error
-	transport *http.Transport
-	client    *http.Client
-}
-
-// quietOptions are testOptions logging warnings and errors only: these tests
-// open thousands of connections, and each is logged at info level.
-func quietOptions(t *testing.T) *Options {
-	t.Helper()
-	opts, _ := testOptions(t)
-	opts.LogLevel = lg.WARN
-	return opts
-}
-
-// runLookupd starts a daemon and waits until its HTTP port answers. The test
-// calls Exit; a cleanup calls it as well in case the test stopped early.
-func runLookupd(t *testing.T, opts *Options) *runningLookupd {
-	t.Helper()
-	l, err := New(opts)
-	test.Nil(t, err, "New")
-	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 32,
-	}
-	r := &runningLookupd{
-		NSQLookupd: l,
-		mainErr:    make(chan error, 1),
-		transport:  transport,
-		client:     &http.Client{Transport: transport, Timeout: 30 * time.Second},
-	}
-	go func() { r.mainErr <- l.Main() }()
-	t.Cleanup(func() {
-		// Bounded, so that a hung Exit fails the test instead of the run.
-		done := make(chan struct{})
-		go func() {
-			l.Exit()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("Exit did not return in cleanup")
-		}
-		transport.CloseIdleConnections()
-	})
-	test.Eventually(t, 5*time.Second, func() bool {
-		status, err := r.getJSON("/ping", nil)
-		return err == nil && status == http.StatusOK
-	}, "lookupd /ping")
-	return r
-}
-
-func (r *runningLookupd) url(path string) string {
-	return "http://" + r.RealHTTPAddr().String() + path
-}
-
-// getJSON GETs path and decodes a JSON body into v (skipped when v is nil).
-// It returns the status; it is safe to call from any goroutine.
-func (r *runningLookupd) getJSON(path string, v interface{}) (int, error) {
-	resp, err := r.client.Get(r.url(path))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("reading body of %s (status %d): %w", path, resp.StatusCode, err)
-	}
-	if v != nil {
-		if err := json.Unmarshal(body, v); err != nil {
-			return resp.StatusCode, fmt.Errorf("decoding %s (status %d) %q: %w", path, resp.StatusCode, body, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-// startExit calls Exit in the background; the channel closes when it returns.
-func (r *runningLookupd) startExit() <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		r.Exit()
-		close(done)
-	}()
-	return done
-}
-
-// waitExited fails the test, with every goroutine's stack, unless Exit
-// (exited, from startExit) returns and Main then returns nil within limit.
-// The limit is a liveness bound, far above what a healthy shutdown takes.
-func (r *runningLookupd) waitExited(t *testing.T, exited <-chan struct{}, limit time.Duration) {
-	t.Helper()
-	select {
-	case <-exited:
-	case <-time.After(limit):
-		t.Fatalf("Exit did not return within %s; goroutines:\n%s", limit, goroutineDump())
-	}
-	select {
-	case err := <-r.mainErr:
-		test.Nil(t, err, "Main after Exit")
-	case <-time.After(limit):
-		t.Fatalf("Main did not return within %s of Exit; goroutines:\n%s", limit, goroutineDump())
-	}
-}
-
-// goroutineDump returns every goroutine's stack, identical stacks grouped.
-func goroutineDump() string {
-	var buf bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&buf, 1)
-	return buf.String()
-}
-
-// expectGoroutinesBack polls until no more goroutines run than baseline,
-// counted before the daemon started; exiting goroutines take a moment to
-// be gone. On timeout it fails with the stacks of those still running.
-func expectGoroutinesBack(t *testing.T, baseline int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline {
-			t.Logf("goroutines: %d, baseline %d", n, baseline)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines still running %s after shutdown, baseline %d:\n%s",
-				n, timeout, baseline, goroutineDump())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// expectRefused fails unless nothing accepts connections at addr.
-func expectRefused(t *testing.T, what string, addr net.Addr) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr.String(), 2*time.Second)
-	if err == nil {
-		conn.Close()
-		t.Fatalf("%s listener %s still accepts connections after Exit", what, addr)
-	}
-}
 
 // TestShutdownUnderLoad stops a daemon holding a few hundred TCP clients in
 // every state, from not yet sent the magic to registered, while HTTP
@@ -176,13 +27,13 @@ func expectRefused(t *testing.T, what string, addr net.Addr) {
 // connections, drop every peer and leave no goroutine behind.
 func TestShutdownUnderLoad(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	opts := quietOptions(t)
-	// Set up must not race the magic and idle deadlines: every client
-	// has to be open, in its state, when Exit runs.
-	opts.MagicTimeout = time.Minute
-	opts.ClientTimeout = time.Minute
-	opts.ShutdownTimeout = 2 * time.Second
-	r := runLookupd(t, opts)
+	r := startLookupd(t, quiet, func(s *setup) {
+		// Set up must not race the magic and idle deadlines: every client
+		// has to be open, in its state, when Exit runs.
+		s.opts.MagicTimeout = time.Minute
+		s.opts.ClientTimeout = time.Minute
+		s.opts.ShutdownTimeout = 2 * time.Second
+	})
 
 	// Non-ephemeral registrations stay after their peers are gone.
 	topics, channels := map[string]bool{}, map[string]bool{}
@@ -192,32 +43,29 @@ func TestShutdownUnderLoad(t *testing.T) {
 		name  string
 		count int
 		// setup brings a fresh connection into its state.
-		setup func(c *tcpClient, i int)
+		setup func(c *test.V1Conn, i int)
 	}{
-		{"no magic", 50, func(c *tcpClient, i int) {}},
-		{"magic only", 30, func(c *tcpClient, i int) { c.send(protocol.MagicV1) }},
-		{"half command line", 20, func(c *tcpClient, i int) { c.send(protocol.MagicV1 + "REGISTER shutdown.t") }},
-		{"mid IDENTIFY size", 25, func(c *tcpClient, i int) { c.send(protocol.MagicV1 + "IDENTIFY\n" + half) }},
-		{"mid IDENTIFY body", 25, func(c *tcpClient, i int) { c.send(protocol.MagicV1 + "IDENTIFY\n" + partialBody) }},
-		{"identified", 150, func(c *tcpClient, i int) {
-			c.send(protocol.MagicV1)
-			c.identify("shutdown-"+fmt.Sprint(i), 4150, 4151)
-			c.send(fmt.Sprintf("REGISTER shutdown.t%d c%d\nREGISTER shutdown.e%d#ephemeral\nPING\n", i%10, i%3, i%5))
+		{"no magic", 50, func(c *test.V1Conn, i int) {}},
+		{"magic only", 30, func(c *test.V1Conn, i int) { c.Send(protocol.MagicV1) }},
+		{"half command line", 20, func(c *test.V1Conn, i int) { c.Send(protocol.MagicV1 + "REGISTER shutdown.t") }},
+		{"mid IDENTIFY size", 25, func(c *test.V1Conn, i int) { c.Send(protocol.MagicV1 + "IDENTIFY\n" + half) }},
+		{"mid IDENTIFY body", 25, func(c *test.V1Conn, i int) { c.Send(protocol.MagicV1 + "IDENTIFY\n" + partialBody) }},
+		{"identified", 150, func(c *test.V1Conn, i int) {
+			c.Send(protocol.MagicV1)
+			c.Identify("shutdown-"+fmt.Sprint(i), 4150, 4151)
+			c.Send(fmt.Sprintf("REGISTER shutdown.t%d c%d\nREGISTER shutdown.e%d#ephemeral\nPING\n", i%10, i%3, i%5))
 			topics[fmt.Sprint(i%10)] = true
 			channels[fmt.Sprint(i%10, "/", i%3)] = true
-			c.expectFrame("OK")
-			c.expectFrame("OK")
-			c.expectFrame("OK")
+			c.ExpectFrame("OK")
+			c.ExpectFrame("OK")
+			c.ExpectFrame("OK")
 		}},
 	}
-	var clients []*tcpClient
+	var clients []*test.V1Conn
 	identified := 0
 	for _, k := range kinds {
 		for i := 0; i < k.count; i++ {
-			conn, err := net.DialTimeout("tcp", r.RealTCPAddr().String(), 5*time.Second)
-			test.Nil(t, err, "dial for "+k.name)
-			t.Cleanup(func() { conn.Close() })
-			c := &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+			c := r.dialRaw(t, "")
 			k.setup(c, i)
 			clients = append(clients, c)
 		}
@@ -226,7 +74,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	test.Eventually(t, 10*time.Second, func() bool {
-		return r.tcpServer.connCount() == len(clients) && r.db.Stats().Peers == identified
+		return r.tcpConns() == len(clients) && r.store().Stats().Peers == identified
 	}, fmt.Sprintf("%d connections, %d of them identified", len(clients), identified))
 
 	// HTTP load on keep-alive connections, running across Exit.
@@ -257,20 +105,19 @@ func TestShutdownUnderLoad(t *testing.T) {
 				default:
 				}
 				path := paths[(g+i)%len(paths)]
-				resp, err := r.client.Get(r.url(path))
+				resp, err := fetch(r, "GET", path)
 				if err != nil {
-					// Refused or closed once Exit began; never before.
-					if !exiting.Load() {
+					switch {
+					case errors.Is(err, errBodyCut):
+						// A response that started must be completed,
+						// even during shutdown: the server drains, it
+						// does not cut.
+						t.Errorf("GET %s: response cut: %v", path, err)
+					case !exiting.Load():
+						// Refused or closed once Exit began; never
+						// before.
 						t.Errorf("GET %s before Exit: %v", path, err)
 					}
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil {
-					// A response that started must be completed, even
-					// during shutdown: the server drains, it does not cut.
-					t.Errorf("GET %s: response cut: %v", path, err)
 					return
 				}
 				want := http.StatusOK
@@ -278,8 +125,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 					want = http.StatusNotFound
 				}
 				var v map[string]interface{}
-				if resp.StatusCode != want || json.Unmarshal(body, &v) != nil {
-					t.Errorf("GET %s: status %d (want %d), body %q", path, resp.StatusCode, want, body)
+				if resp.status != want || json.Unmarshal(resp.body, &v) != nil {
+					t.Errorf("GET %s: status %d (want %d), body %q", path, resp.status, want, resp.body)
 					return
 				}
 				completed[g].Add(1)
@@ -297,20 +144,20 @@ func TestShutdownUnderLoad(t *testing.T) {
 
 	exiting.Store(true)
 	start := time.Now()
-	r.waitExited(t, r.startExit(), 10*time.Second)
+	r.waitExited(t, r.exitAsync(), 10*time.Second)
 	t.Logf("Exit with %d TCP clients and %d HTTP loaders took %s", len(clients), loaders, time.Since(start))
 
 	// Every client sees its connection closed: EOF or reset, not a timeout.
 	deadline := time.Now().Add(5 * time.Second)
 	open := 0
 	for i, c := range clients {
-		c.conn.SetReadDeadline(deadline)
-		_, err := io.Copy(io.Discard, c.r)
+		c.Conn().SetReadDeadline(deadline)
+		_, err := io.Copy(io.Discard, c.Conn())
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			open++
 			if open <= 5 {
-				t.Errorf("client %d (%s) still open after Exit", i, c.conn.LocalAddr())
+				t.Errorf("client %d (%s) still open after Exit", i, c.LocalAddr())
 			}
 		}
 	}
@@ -320,7 +167,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	expectRefused(t, "HTTP", r.RealHTTPAddr())
 	expectRefused(t, "TCP", r.RealTCPAddr())
 	// No peer is left, ephemeral registrations are gone, the others kept.
-	stats := r.db.Stats()
+	stats := r.store().Stats()
 	test.Equal(t, 0, stats.Peers, "peers after Exit")
 	test.Equal(t, 0, stats.Registrations, "peer memberships after Exit")
 	test.Equal(t, len(topics), stats.Topics, "topics after Exit")
@@ -333,44 +180,36 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d HTTP requests completed", total)
 	for _, c := range clients {
-		c.conn.Close()
+		c.Close()
 	}
-	r.transport.CloseIdleConnections()
+	r.closeIdle()
 	expectGoroutinesBack(t, baseline, 10*time.Second)
 }
 
-// TestShutdownDrainsInFlightRequest checks that Exit lets a slow request
-// (a one second CPU profile) finish within ShutdownTimeout instead of
-// cutting it, while the listener already refuses new connections.
+// TestShutdownDrainsInFlightRequest checks that Exit closes the HTTP
+// listener at once, while a slow request (a CPU profile of a few seconds)
+// is in flight, and lets that request finish within ShutdownTimeout instead
+// of cutting it.
 func TestShutdownDrainsInFlightRequest(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	opts := quietOptions(t)
-	opts.ShutdownTimeout = 20 * time.Second
-	r := runLookupd(t, opts)
+	r := startLookupd(t, quiet, func(s *setup) { s.opts.ShutdownTimeout = 20 * time.Second })
 
 	type result struct {
-		status int
-		body   []byte
-		err    error
+		response
+		err error
 	}
 	res := make(chan result, 1)
 	go func() {
-		resp, err := r.client.Get(r.url("/debug/pprof/profile?seconds=1"))
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		res <- result{status: resp.StatusCode, body: body, err: err}
+		resp, err := fetch(r, "GET", "/debug/pprof/profile?seconds=2")
+		res <- result{resp, err}
 	}()
 	// The request is in flight once its handler runs in this process.
-	test.Eventually(t, 5*time.Second, func() bool {
+	test.Eventually(t, waitTimeout, func() bool {
 		return strings.Contains(goroutineDump(), "net/http/pprof.Profile")
 	}, "profile handler running")
 
-	exited := r.startExit()
-	test.Eventually(t, 5*time.Second, func() bool {
+	exited := r.exitAsync()
+	test.Eventually(t, waitTimeout, func() bool {
 		conn, err := net.DialTimeout("tcp", r.RealHTTPAddr().String(), time.Second)
 		if err != nil {
 			return true
@@ -378,6 +217,13 @@ func TestShutdownDrainsInFlightRequest(t *testing.T) {
 		conn.Close()
 		return false
 	}, "HTTP listener closed while draining")
+	// Exit closes the listener before it waits for the request: the
+	// profile, which has seconds left to run, must not have ended yet.
+	select {
+	case got := <-res:
+		t.Fatalf("the profile request ended (status %d, %v) before the HTTP listener closed", got.status, got.err)
+	default:
+	}
 
 	var got result
 	select {
@@ -391,7 +237,7 @@ func TestShutdownDrainsInFlightRequest(t *testing.T) {
 		t.Fatalf("profile body is not a gzipped profile: %d bytes %q", len(got.body), got.body[:min(len(got.body), 64)])
 	}
 	r.waitExited(t, exited, 15*time.Second)
-	r.transport.CloseIdleConnections()
+	r.closeIdle()
 	expectGoroutinesBack(t, baseline, 10*time.Second)
 }
 
@@ -411,7 +257,9 @@ func TestExitRacingMain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			baseline := runtime.NumGoroutine()
 			for i := 0; i < tc.repetitions; i++ {
-				l, err := New(quietOptions(t))
+				opts, _ := testOptions(t)
+				opts.LogLevel = lg.WARN
+				l, err := nsqlookupd.New(opts)
 				test.Nil(t, err, "New")
 				mainErr := make(chan error, 1)
 				if tc.mainFirst {

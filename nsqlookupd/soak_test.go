@@ -1,8 +1,7 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -28,7 +27,7 @@ import (
 var (
 	soakDuration  = flag.Duration("soak.duration", 2*time.Second, "how long TestSoakChurn churns connections and registrations")
 	soakProducers = flag.Int("soak.producers", 200, "number of simulated nsqd producers in TestSoakChurn")
-	soakSeed      = flag.Uint64("soak.seed", 0, "random seed of TestSoakChurn; 0 picks one from the clock (it is logged)")
+	soakSeed      = flag.Uint64("soak.seed", 1, "random seed of TestSoakChurn; 0 picks a random one (the seed used is logged)")
 )
 
 // The soak's name space is small, so that producers keep meeting in the same
@@ -138,19 +137,11 @@ func (p *soakProducer) heldChannel(topic string) string {
 
 func (p *soakProducer) readFrame() (string, error) {
 	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var size [4]byte
-	if _, err := io.ReadFull(p.r, size[:]); err != nil {
-		return "", fmt.Errorf("producer %d (%s): reading reply size: %w", p.id, p.peer, err)
+	frame, err := test.ReadFrame(p.r)
+	if err != nil {
+		return "", fmt.Errorf("producer %d (%s): reading a reply: %w", p.id, p.peer, err)
 	}
-	n := binary.BigEndian.Uint32(size[:])
-	if n > 1<<20 {
-		return "", fmt.Errorf("producer %d (%s): reply of %d bytes", p.id, p.peer, n)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(p.r, buf); err != nil {
-		return "", fmt.Errorf("producer %d (%s): reading reply: %w", p.id, p.peer, err)
-	}
-	return string(buf), nil
+	return frame, nil
 }
 
 func (p *soakProducer) write(data string) error {
@@ -196,14 +187,9 @@ func (p *soakProducer) connect() error {
 			return err
 		}
 	}
-	body, _ := json.Marshal(map[string]interface{}{
-		"broadcast_address": p.broadcastAddress(),
-		"hostname":          fmt.Sprintf("soak-%d", p.id),
-		"tcp_port":          4150,
-		"http_port":         4151,
-		"version":           "1.3.0",
-	})
-	if err := p.write("IDENTIFY\n" + string(binary.BigEndian.AppendUint32(nil, uint32(len(body)))) + string(body)); err != nil {
+	fields := test.NSQDFields(p.broadcastAddress(), 4150, 4151)
+	fields["hostname"] = fmt.Sprintf("soak-%d", p.id)
+	if err := p.write(test.Identify(test.JSON(fields))); err != nil {
 		return err
 	}
 	reply, err := p.readFrame()
@@ -389,13 +375,13 @@ func soakNames() []string {
 // soakRead runs one random read against the API during churn and checks
 // the response is a 200 (or the 404 of /lookup of an absent topic) that
 // decodes, with lists that are never null.
-func soakRead(r *runningLookupd, rng *rand.Rand, names []string, counts soakCounts) error {
+func soakRead(r *daemon, rng *rand.Rand, names []string, counts soakCounts) error {
 	topic := names[rng.IntN(len(names))]
 	switch n := rng.IntN(20); {
 	case n < 8:
 		var v soakLookup
 		path := "/lookup?topic=" + url.QueryEscape(topic)
-		status, err := r.getJSON(path, &v)
+		status, err := fetchJSON(r, path, &v)
 		if err != nil {
 			return err
 		}
@@ -418,7 +404,7 @@ func soakRead(r *runningLookupd, rng *rand.Rand, names []string, counts soakCoun
 			Channels []string `json:"channels"`
 		}
 		path := "/channels?topic=" + url.QueryEscape(topic)
-		status, err := r.getJSON(path, &v)
+		status, err := fetchJSON(r, path, &v)
 		if err != nil {
 			return err
 		}
@@ -430,7 +416,7 @@ func soakRead(r *runningLookupd, rng *rand.Rand, names []string, counts soakCoun
 		var v struct {
 			Producers []soakNode `json:"producers"`
 		}
-		status, err := r.getJSON("/nodes", &v)
+		status, err := fetchJSON(r, "/nodes", &v)
 		if err != nil {
 			return err
 		}
@@ -447,7 +433,7 @@ func soakRead(r *runningLookupd, rng *rand.Rand, names []string, counts soakCoun
 		var v struct {
 			Topics []string `json:"topics"`
 		}
-		status, err := r.getJSON("/topics", &v)
+		status, err := fetchJSON(r, "/topics", &v)
 		if err != nil {
 			return err
 		}
@@ -457,7 +443,7 @@ func soakRead(r *runningLookupd, rng *rand.Rand, names []string, counts soakCoun
 		counts["/topics"]++
 	default:
 		var v map[string][]soakPeer
-		status, err := r.getJSON("/debug", &v)
+		status, err := fetchJSON(r, "/debug", &v)
 		if err != nil {
 			return err
 		}
@@ -481,16 +467,14 @@ func TestSoakChurn(t *testing.T) {
 	}
 	seed := *soakSeed
 	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
+		seed = rand.Uint64()
 	}
 	t.Logf("seed %d (rerun with -soak.seed=%d)", seed, seed)
 
 	baseline := runtime.NumGoroutine()
-	opts := quietOptions(t)
 	// Unregistering a topic before its channels, which the producers do
 	// at random, is logged as a warning.
-	opts.LogLevel = lg.ERROR
-	r := runLookupd(t, opts)
+	r := startLookupd(t, func(s *setup) { s.opts.LogLevel = lg.ERROR })
 	const readers = 4
 	names := soakNames()
 
@@ -602,7 +586,7 @@ func TestSoakChurn(t *testing.T) {
 		delete(departed, id)
 	}
 	test.Eventually(t, 30*time.Second, func() bool {
-		return r.tcpServer.connCount() == len(survivors)
+		return r.tcpConns() == len(survivors)
 	}, fmt.Sprintf("departed connections closed, %d survivors left", len(survivors)))
 	expectTopics, expectChannels := expectedSoakState(survivors, persistent)
 	checkSoakStore(t, r, names, survivors, departed, expectTopics, expectChannels)
@@ -614,7 +598,7 @@ func TestSoakChurn(t *testing.T) {
 		p.disconnect("close")
 	}
 	test.Eventually(t, 30*time.Second, func() bool {
-		return r.tcpServer.connCount() == 0
+		return r.tcpConns() == 0
 	}, "every connection closed")
 	for id := range survivors {
 		departed[id] = true
@@ -623,8 +607,8 @@ func TestSoakChurn(t *testing.T) {
 	checkSoakStore(t, r, names, nil, departed, expectTopics, expectChannels)
 	checkSoakStats(t, r, nil, expectChannels)
 
-	r.waitExited(t, r.startExit(), 10*time.Second)
-	r.transport.CloseIdleConnections()
+	r.waitExited(t, r.exitAsync(), 10*time.Second)
+	r.closeIdle()
 	expectGoroutinesBack(t, baseline, 10*time.Second)
 	t.Logf("soak took %s in all", time.Since(start))
 }
@@ -654,7 +638,7 @@ func expectedSoakState(survivors map[string]*soakProducer, persistent map[string
 
 // checkSoakStats compares the store's counts with the survivors'
 // registrations and the expected channels of each topic.
-func checkSoakStats(t *testing.T, r *runningLookupd, survivors map[string]*soakProducer, expectChannels map[string][]string) {
+func checkSoakStats(t *testing.T, r *daemon, survivors map[string]*soakProducer, expectChannels map[string][]string) {
 	t.Helper()
 	channels, memberships := 0, len(survivors)
 	for _, cs := range expectChannels {
@@ -665,7 +649,7 @@ func checkSoakStats(t *testing.T, r *runningLookupd, survivors map[string]*soakP
 			memberships += 1 + len(cs)
 		}
 	}
-	stats := r.db.Stats()
+	stats := r.store().Stats()
 	test.Equal(t, len(survivors), stats.Peers, "Stats().Peers")
 	test.Equal(t, len(expectChannels), stats.Topics, "Stats().Topics")
 	test.Equal(t, channels, stats.Channels, "Stats().Channels")
@@ -675,12 +659,12 @@ func checkSoakStats(t *testing.T, r *runningLookupd, survivors map[string]*soakP
 // checkSoakStore compares /topics, /lookup, /channels, /nodes and /debug with
 // what the surviving producers registered. It runs once the daemon has closed
 // every departed connection, so the answers must be exact.
-func checkSoakStore(t *testing.T, r *runningLookupd, names []string, survivors map[string]*soakProducer,
+func checkSoakStore(t *testing.T, r *daemon, names []string, survivors map[string]*soakProducer,
 	departed map[string]bool, expectTopics []string, expectChannels map[string][]string) {
 	t.Helper()
 	getOK := func(path string, v interface{}) {
 		t.Helper()
-		status, err := r.getJSON(path, v)
+		status, err := fetchJSON(r, path, v)
 		test.Nil(t, err, "GET "+path)
 		test.Equal(t, http.StatusOK, status, "status of GET "+path)
 	}
@@ -704,7 +688,7 @@ func checkSoakStore(t *testing.T, r *runningLookupd, names []string, survivors m
 		}
 		sort.Strings(wantProducers)
 		var lookup soakLookup
-		status, err := r.getJSON("/lookup?topic="+url.QueryEscape(topic), &lookup)
+		status, err := fetchJSON(r, "/lookup?topic="+url.QueryEscape(topic), &lookup)
 		test.Nil(t, err, "GET /lookup?topic="+topic)
 		if !registered {
 			if status != http.StatusNotFound {

@@ -1,7 +1,6 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,46 +8,42 @@ import (
 	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/internal/test/spec"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // TestStreamedAnswersMatchEncodingJSON: /nodes and /debug, streamed in
 // chunks over a store whose answers span many chunks, are byte for byte
 // what encoding/json makes of the store's contents.
 func TestStreamedAnswersMatchEncodingJSON(t *testing.T) {
-	l := startLookupd(t, nil)
+	l := startLookupd(t)
 	for p := range 3 {
 		c := identified(t, l)
 		var cmds []byte
 		for i := range 1500 {
 			cmds = fmt.Appendf(cmds, "REGISTER topic-%04d channel-%d\n", i*3+p%2, p)
 		}
-		c.send(string(cmds))
+		c.Send(string(cmds))
 		for range 1500 {
-			c.expectFrame("OK")
+			c.ExpectFrame("OK")
 		}
 	}
-	l.db.Tombstone("topic-0000", "127.0.0.1:4151")
+	expectPostOK(t, post(t, l, "/topic/tombstone?topic=topic-0000&node=127.0.0.1:4151"), "tombstone")
 
-	nodes := apiGet(t, l, "/nodes")
-	apiExpectHeaders(t, nodes, "/nodes")
-	var wantNodes []node
-	for _, n := range l.db.Nodes() {
-		wantNodes = append(wantNodes, node{specPeer: specPeerOf(n.PeerInfo), Tombstones: n.Tombstones, Topics: n.Topics})
-	}
-	want, err := json.Marshal(struct {
-		Producers []node `json:"producers"`
-	}{wantNodes})
+	nodes := get(t, l, "/nodes")
+	expectHeaders(t, nodes, "/nodes")
+	want, err := json.Marshal(spec.NodesOf(l.store().Nodes()))
 	test.Nil(t, err, "encode /nodes")
-	if len(want) < 2*streamChunk {
+	if len(want) < 2*nsqlookupd.StreamChunk {
 		t.Fatalf("/nodes of %d bytes spans less than two chunks", len(want))
 	}
 	test.Equal(t, string(want), string(nodes.body), "/nodes")
 
-	debug := apiGet(t, l, "/debug")
-	apiExpectHeaders(t, debug, "/debug")
-	want, err = json.Marshal(specDebugOf(l.db.Debug()))
+	debug := get(t, l, "/debug")
+	expectHeaders(t, debug, "/debug")
+	want, err = json.Marshal(spec.DebugOf(l.store().Debug()))
 	test.Nil(t, err, "encode /debug")
-	if len(want) < 2*streamChunk {
+	if len(want) < 2*nsqlookupd.StreamChunk {
 		t.Fatalf("/debug of %d bytes spans less than two chunks", len(want))
 	}
 	test.Equal(t, string(want), string(debug.body), "/debug")
@@ -58,33 +53,32 @@ func TestStreamedAnswersMatchEncodingJSON(t *testing.T) {
 // /nodes or /debug waits for a place, and gets its answer once one is free;
 // a client that gives up meanwhile takes no place.
 func TestStreamsBounded(t *testing.T) {
-	l := startLookupd(t, nil)
-	s := l.httpServer.Handler.(*httpServer)
-	for range maxStreams {
-		s.streams <- struct{}{}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug", l.RealHTTPAddr()), nil)
-	test.Nil(t, err, "request")
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatalf("/debug answered %d while every place was taken", resp.StatusCode)
+	l := startLookupd(t)
+	nsqlookupd.TakeStreamPlaces(l.NSQLookupd, nsqlookupd.MaxStreams)
+	impatient := &http.Client{Timeout: 300 * time.Millisecond}
+	if r, err := fetch(l, "GET", "/debug", withClient(impatient)); err == nil {
+		t.Fatalf("/debug answered %d while every place was taken", r.status)
 	}
 
-	done := make(chan apiResult, 1)
-	go func() { done <- apiGet(t, l, "/nodes") }()
+	done := make(chan response, 1)
+	go func() {
+		r, err := fetch(l, "GET", "/nodes")
+		if err != nil {
+			t.Errorf("GET /nodes: %v", err)
+		}
+		done <- r
+	}()
 	select {
 	case r := <-done:
 		t.Fatalf("/nodes answered %d while every place was taken", r.status)
 	case <-time.After(200 * time.Millisecond):
 	}
-	<-s.streams
+	nsqlookupd.FreeStreamPlace(l.NSQLookupd)
 	select {
 	case r := <-done:
 		test.Equal(t, http.StatusOK, r.status, "/nodes once a place is free")
 	case <-time.After(5 * time.Second):
 		t.Fatalf("/nodes still waiting after a place was freed")
 	}
-	test.Equal(t, maxStreams-1, len(s.streams), "places taken at the end")
+	test.Equal(t, nsqlookupd.MaxStreams-1, nsqlookupd.StreamPlacesTaken(l.NSQLookupd), "places taken at the end")
 }

@@ -1,18 +1,15 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nsqlookupd/nsqlookupd/internal/protocol"
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // hardeningTopics are what the well-behaved producer registers: topic →
@@ -22,18 +19,21 @@ var hardeningTopics = map[string][]string{
 	"hard.t2#ephemeral": {"hard.c#ephemeral"},
 }
 
-// startPinger identifies a producer on its own connection, registers
-// hardeningTopics and keeps it alive with a PING every interval until the
-// test ends. It returns the producer's remote address.
-func startPinger(t *testing.T, l *NSQLookupd, interval time.Duration) string {
+// registerHardeningTopics identifies a producer on its own connection and
+// registers hardeningTopics. It returns the connection.
+func registerHardeningTopics(t *testing.T, l *daemon) *test.V1Conn {
 	t.Helper()
 	c := identified(t, l)
 	for topic, channels := range hardeningTopics {
 		for _, ch := range channels {
-			c.send("REGISTER " + topic + " " + ch + "\n")
-			c.expectFrame("OK")
+			test.Equal(t, "OK", c.Command("REGISTER "+topic+" "+ch), "REGISTER "+topic+" "+ch)
 		}
 	}
+	return c
+}
+
+// keepAlive sends c a PING every interval until the test ends.
+func keepAlive(t *testing.T, c *test.V1Conn, interval time.Duration) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -46,12 +46,15 @@ func startPinger(t *testing.T, l *NSQLookupd, interval time.Duration) string {
 				return
 			case <-ticker.C:
 			}
-			c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.conn.Write([]byte("PING\n")); err != nil {
+			// Not through c's methods: they may not fail the test from
+			// another goroutine.
+			conn := c.Conn()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Write([]byte("PING\n")); err != nil {
 				t.Errorf("producer PING: %s", err)
 				return
 			}
-			if reply, err := c.readFrame(); err != nil || reply != "OK" {
+			if reply, err := c.ReadFrame(); err != nil || reply != "OK" {
 				t.Errorf("producer PING reply %q, %v", reply, err)
 				return
 			}
@@ -62,19 +65,14 @@ func startPinger(t *testing.T, l *NSQLookupd, interval time.Duration) string {
 		close(stop)
 		<-done
 	})
-	return c.conn.LocalAddr().String()
 }
 
 // checkUndisturbed fails unless the daemon answers /ping and the producer at
 // addr still holds every registration of hardeningTopics, alone.
-func checkUndisturbed(t *testing.T, l *NSQLookupd, addr string) {
+func checkUndisturbed(t *testing.T, l *daemon, addr string) {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s/ping", l.RealHTTPAddr()))
-	test.Nil(t, err, "GET /ping")
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	test.Nil(t, err, "read /ping")
-	test.Equal(t, "200 OK", fmt.Sprintf("%d %s", resp.StatusCode, body), "/ping")
+	r := get(t, l, "/ping")
+	test.Equal(t, "200 OK", fmt.Sprintf("%d %s", r.status, r.body), "/ping")
 	for topic, channels := range hardeningTopics {
 		status, lk := lookupTopic(t, l, topic)
 		test.Equal(t, http.StatusOK, status, "/lookup status of "+topic)
@@ -83,34 +81,31 @@ func checkUndisturbed(t *testing.T, l *NSQLookupd, addr string) {
 	}
 }
 
-// expectReplies reads one frame per want, in order, then fails unless the
-// server closes the connection. A want ending in "*" matches any frame with
-// that prefix.
-func (c *tcpClient) expectReplies(want ...string) {
-	c.t.Helper()
-	for i, w := range want {
-		got, err := c.readFrame()
-		test.Nil(c.t, err, fmt.Sprintf("reply %d, want %q", i, w))
-		if !repliesMatch([]string{w}, []string{got}) {
-			c.t.Fatalf("reply %d: want %q, got %q", i, w, got)
+// TestTCPBadInput sends malformed, oversized, cut short and stalled input
+// and checks the reply, that the connection is closed, and that a producer
+// registered beside it is undisturbed. Rows that wait for --client-timeout
+// run on a daemon of their own whose producer PINGs many times within that
+// timeout; the others on one where the producer, never idle for as long as
+// the timeout, needs no PING at all.
+func TestTCPBadInput(t *testing.T) {
+	t.Parallel()
+	limits := func(clientTimeout time.Duration) func(*setup) {
+		return func(s *setup) {
+			s.opts.MagicTimeout = 300 * time.Millisecond
+			s.opts.ClientTimeout = clientTimeout
+			s.opts.MaxBodySize = 1024
 		}
 	}
-	c.expectClosed()
-}
-
-// identifyRawSize is an IDENTIFY command whose length prefix is n, whatever
-// follows.
-func identifyRawSize(n int32) string {
-	return "IDENTIFY\n" + string([]byte{byte(uint32(n) >> 24), byte(uint32(n) >> 16), byte(uint32(n) >> 8), byte(uint32(n))})
-}
-
-func TestTCPBadInput(t *testing.T) {
-	opts, _ := testOptions(t)
-	opts.MagicTimeout = 300 * time.Millisecond
-	opts.ClientTimeout = time.Second
-	opts.MaxBodySize = 1024
-	l := startLookupd(t, opts)
-	producer := startPinger(t, l, 100*time.Millisecond)
+	patient := startLookupd(t, limits(time.Minute))
+	patientProducer := registerHardeningTopics(t, patient).LocalAddr()
+	// The idle rows wait out this timeout; the producer PINGs 40 times
+	// within it, so only a stall of the whole process for that long could
+	// make it miss every one.
+	const clientTimeout = 2 * time.Second
+	impatient := startLookupd(t, limits(clientTimeout))
+	c := registerHardeningTopics(t, impatient)
+	keepAlive(t, c, clientTimeout/40)
+	impatientProducer := c.LocalAddr()
 
 	validBody := `{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}`
 	tests := []struct {
@@ -119,53 +114,59 @@ func TestTCPBadInput(t *testing.T) {
 		noMagic bool
 		send    string
 		// eof half-closes the connection after send.
-		eof  bool
+		eof bool
+		// idle rows end by --client-timeout.
+		idle bool
 		want []string
 	}{
-		{name: "negative length", send: identifyRawSize(-1) + "{}", want: []string{"E_BAD_BODY *"}},
-		{name: "most negative length", send: identifyRawSize(-1 << 31), want: []string{"E_BAD_BODY *"}},
-		{name: "zero length", send: identifyRawSize(0), want: []string{"E_BAD_BODY *"}},
+		{name: "negative length", send: identifyOfSize(-1) + "{}", want: []string{"E_BAD_BODY *"}},
+		{name: "most negative length", send: identifyOfSize(-1 << 31), want: []string{"E_BAD_BODY *"}},
+		{name: "zero length", send: identifyOfSize(0), want: []string{"E_BAD_BODY *"}},
 		// Refused on the declared length alone, before any body arrives.
-		{name: "length over max", send: identifyRawSize(1025), want: []string{"E_BAD_BODY *"}},
-		{name: "largest length", send: identifyRawSize(1<<31 - 1), want: []string{"E_BAD_BODY *"}},
+		{name: "length over max", send: identifyOfSize(1025), want: []string{"E_BAD_BODY *"}},
+		{name: "largest length", send: identifyOfSize(1<<31 - 1), want: []string{"E_BAD_BODY *"}},
 		{name: "length cut short", send: "IDENTIFY\n\x00\x00", eof: true, want: []string{"E_BAD_BODY IDENTIFY failed to read body size"}},
-		{name: "body cut short", send: identifyRawSize(100) + validBody[:10], eof: true, want: []string{"E_BAD_BODY IDENTIFY failed to read body"}},
-		{name: "invalid JSON", send: v1Identify(`{"broadcast_address`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
-		{name: "port as string", send: v1Identify(`{"broadcast_address":"b","tcp_port":"x","http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
-		{name: "fractional port", send: v1Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":1.5,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
-		{name: "port out of range", send: v1Identify(`{"broadcast_address":"b","tcp_port":1e30,"http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
-		{name: "address as list", send: v1Identify(`{"broadcast_address":["b"],"tcp_port":1,"http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
-		{name: "endless line", send: strings.Repeat("A", DefaultMaxCommandSize+100), want: []string{"E_INVALID *"}},
-		{name: "endless line after IDENTIFY", send: v1Identify(validBody) + "REGISTER " + strings.Repeat("t", DefaultMaxCommandSize), want: []string{"{*", "E_INVALID *"}},
+		{name: "body cut short", send: identifyOfSize(100) + validBody[:10], eof: true, want: []string{"E_BAD_BODY IDENTIFY failed to read body"}},
+		{name: "invalid JSON", send: test.Identify(`{"broadcast_address`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
+		{name: "port as string", send: test.Identify(`{"broadcast_address":"b","tcp_port":"x","http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
+		{name: "fractional port", send: test.Identify(`{"broadcast_address":"b","tcp_port":1,"http_port":1.5,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
+		{name: "port out of range", send: test.Identify(`{"broadcast_address":"b","tcp_port":1e30,"http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
+		{name: "address as list", send: test.Identify(`{"broadcast_address":["b"],"tcp_port":1,"http_port":2,"version":"v"}`), want: []string{"E_BAD_BODY IDENTIFY failed to decode JSON body"}},
+		{name: "endless line", send: strings.Repeat("A", nsqlookupd.DefaultMaxCommandSize+100), want: []string{"E_INVALID *"}},
+		{name: "endless line after IDENTIFY", send: test.Identify(validBody) + "REGISTER " + strings.Repeat("t", nsqlookupd.DefaultMaxCommandSize), want: []string{"{*", "E_INVALID *"}},
 		{name: "binary garbage line", send: "\x00\x01\xfe\xff\x80\n", want: []string{"E_INVALID invalid command \x00\x01\xfe\xff\x80"}},
 		{name: "binary garbage then EOF", send: "\x00\x01\xfe\xff\x80", eof: true},
 		{name: "bad magic", noMagic: true, send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", want: []string{"E_BAD_PROTOCOL"}},
 		{name: "binary magic", noMagic: true, send: "\xff\xff\xff\xff", want: []string{"E_BAD_PROTOCOL"}},
 		{name: "silent before magic", noMagic: true},
 		{name: "stalled in magic", noMagic: true, send: "  V"},
-		{name: "silent after magic", want: []string{"E_TIMEOUT *"}},
-		{name: "stalled in command", send: "IDEN", want: []string{"E_TIMEOUT *"}},
-		{name: "stalled in length", send: "IDENTIFY\n\x00\x00", want: []string{"E_BAD_BODY IDENTIFY failed to read body size"}},
-		{name: "stalled in body", send: identifyRawSize(int32(len(validBody))) + validBody[:10], want: []string{"E_BAD_BODY IDENTIFY failed to read body"}},
-		{name: "stalled after REGISTER", send: v1Identify(validBody) + "REGISTER stall.t stall.c\nREGI", want: []string{"{*", "OK", "E_TIMEOUT *"}},
+		{name: "silent after magic", idle: true, want: []string{"E_TIMEOUT *"}},
+		{name: "stalled in command", idle: true, send: "IDEN", want: []string{"E_TIMEOUT *"}},
+		{name: "stalled in length", idle: true, send: "IDENTIFY\n\x00\x00", want: []string{"E_BAD_BODY IDENTIFY failed to read body size"}},
+		{name: "stalled in body", idle: true, send: identifyOfSize(int32(len(validBody))) + validBody[:10], want: []string{"E_BAD_BODY IDENTIFY failed to read body"}},
+		{name: "stalled after REGISTER", idle: true, send: test.Identify(validBody) + "REGISTER stall.t stall.c\nREGI", want: []string{"{*", "OK", "E_TIMEOUT *"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// Most rows wait out a timeout: run them side by side.
 			t.Parallel()
-			var c *tcpClient
+			l, producer := patient, patientProducer
+			if tc.idle {
+				l, producer = impatient, impatientProducer
+			}
+			var c *test.V1Conn
 			if tc.noMagic {
-				c = dialRaw(t, l)
+				c = l.dialRaw(t, "")
 			} else {
-				c = dialLookupd(t, l)
+				c = l.dial(t)
 			}
 			if tc.send != "" {
-				c.send(tc.send)
+				c.Send(tc.send)
 			}
 			if tc.eof {
-				c.closeWrite()
+				c.CloseWrite()
 			}
-			c.expectReplies(tc.want...)
+			c.ExpectReplies(tc.want...)
 			checkUndisturbed(t, l, producer)
 			// Whatever the client registered went with its connection.
 			test.Eventually(t, 5*time.Second, func() bool {
@@ -177,47 +178,44 @@ func TestTCPBadInput(t *testing.T) {
 }
 
 func TestTCPIdentifyBodyAtMax(t *testing.T) {
-	opts, _ := testOptions(t)
-	opts.MaxBodySize = 200
-	l := startLookupd(t, opts)
+	l := startLookupd(t, func(s *setup) { s.opts.MaxBodySize = 200 })
 	body := `{"broadcast_address":"b","tcp_port":1,"http_port":2,"version":"v"}`
 	body += strings.Repeat(" ", 200-len(body))
 
-	c := dialLookupd(t, l)
-	c.send(v1Identify(body))
-	reply, err := c.readFrame()
+	c := l.dial(t)
+	c.Send(test.Identify(body))
+	reply, err := c.ReadFrame()
 	test.Nil(t, err, "IDENTIFY reply")
 	test.Equal(t, true, strings.HasPrefix(reply, `{"broadcast_address":"127.0.0.1",`), "IDENTIFY reply "+reply)
-	c.send("PING\n")
-	c.expectFrame("OK")
+	c.Send("PING\n")
+	c.ExpectFrame("OK")
 
-	c = dialLookupd(t, l)
-	c.send(v1Identify(body + " "))
-	c.expectReplies("E_BAD_BODY *")
+	c = l.dial(t)
+	c.Send(test.Identify(body + " "))
+	c.ExpectReplies("E_BAD_BODY *")
 }
 
 func TestTCPPingKeepsClientAlive(t *testing.T) {
-	opts, _ := testOptions(t)
-	opts.ClientTimeout = 800 * time.Millisecond
-	l := startLookupd(t, opts)
+	t.Parallel()
+	l := startLookupd(t, func(s *setup) { s.opts.ClientTimeout = 800 * time.Millisecond })
 	c := identified(t, l)
-	c.send("REGISTER alive.t alive.c\n")
-	c.expectFrame("OK")
-	addr := c.conn.LocalAddr().String()
+	c.Send("REGISTER alive.t alive.c\n")
+	c.ExpectFrame("OK")
+	addr := c.LocalAddr()
 
 	// Three timeouts' worth of PINGs, each well within the timeout.
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	for i := 0; i < 24; i++ {
 		<-ticker.C
-		c.send("PING\n")
-		c.expectFrame("OK")
+		c.Send("PING\n")
+		c.ExpectFrame("OK")
 	}
 	_, lk := lookupTopic(t, l, "alive.t")
 	test.Equal(t, []string{addr}, producerAddrs(lk.Producers), "/lookup after pinging")
 
 	// Once the PINGs stop, the client is dropped with its registrations.
-	c.expectReplies("E_TIMEOUT *")
+	c.ExpectReplies("E_TIMEOUT *")
 	test.Eventually(t, 5*time.Second, func() bool {
 		return len(nodeAddrs(t, l)) == 0
 	}, "silent client gone from /nodes")
@@ -226,79 +224,68 @@ func TestTCPPingKeepsClientAlive(t *testing.T) {
 }
 
 func TestTCPMaxClients(t *testing.T) {
-	opts, _ := testOptions(t)
-	opts.MaxClients = 2
-	l := startLookupd(t, opts)
+	l := startLookupd(t, func(s *setup) { s.opts.MaxClients = 2 })
 	first := identified(t, l)
 	second := identified(t, l)
 
-	refused := dialRaw(t, l)
-	refused.expectReplies("E_TOO_MANY_CLIENTS *")
+	refused := l.dialRaw(t, "")
+	refused.ExpectReplies("E_TOO_MANY_CLIENTS *")
 
-	for i, c := range []*tcpClient{first, second} {
-		c.send(fmt.Sprintf("REGISTER max.t max.c%d\nPING\n", i))
-		c.expectFrame("OK")
-		c.expectFrame("OK")
+	for i, c := range []*test.V1Conn{first, second} {
+		c.Send(fmt.Sprintf("REGISTER max.t max.c%d\nPING\n", i))
+		c.ExpectFrame("OK")
+		c.ExpectFrame("OK")
 	}
 	_, lk := lookupTopic(t, l, "max.t")
 	test.Equal(t, 2, len(lk.Producers), "producers of max.t")
 
-	first.conn.Close()
+	first.Close()
 	// The slot frees once the server has seen the disconnect.
-	var third *tcpClient
+	var third *test.V1Conn
 	test.Eventually(t, 5*time.Second, func() bool {
-		conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
-		test.Nil(t, err, "dial")
-		c := &tcpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-		c.send(protocol.MagicV1 + "PING\n")
-		reply, err := c.readFrame()
+		c := l.dialRaw(t, "")
+		c.Send(protocol.MagicV1 + "PING\n")
+		reply, err := c.ReadFrame()
 		if err == nil && reply == "OK" {
 			third = c
-			t.Cleanup(func() { conn.Close() })
 			return true
 		}
-		conn.Close()
+		c.Close()
 		return false
 	}, "a connection slot after a client left")
-	third.identify("127.0.0.1", 4150, 4151)
-	third.send("REGISTER max.t max.c9\n")
-	third.expectFrame("OK")
-	second.send("PING\n")
-	second.expectFrame("OK")
+	third.Identify("127.0.0.1", 4150, 4151)
+	third.Send("REGISTER max.t max.c9\n")
+	third.ExpectFrame("OK")
+	second.Send("PING\n")
+	second.ExpectFrame("OK")
 	_, lk = lookupTopic(t, l, "max.t")
 	test.Equal(t, 2, len(lk.Producers), "producers of max.t after the swap")
 }
 
 func TestTCPExitWithSilentClients(t *testing.T) {
-	opts, _ := testOptions(t)
-	// Long enough that only Exit itself can end these connections within
-	// the wait below.
-	opts.MagicTimeout = time.Minute
-	opts.ClientTimeout = time.Minute
-	l := startLookupd(t, opts)
-	var clients []*tcpClient
+	l := startLookupd(t, func(s *setup) {
+		// Long enough that only Exit itself can end these connections within
+		// the wait below.
+		s.opts.MagicTimeout = time.Minute
+		s.opts.ClientTimeout = time.Minute
+	})
+	var clients []*test.V1Conn
 	for i := 0; i < 5; i++ {
-		clients = append(clients, dialRaw(t, l))
+		clients = append(clients, l.dialRaw(t, ""))
 	}
 	// One sent half its magic, one is identified and idle.
-	clients[0].send("  ")
+	clients[0].Send("  ")
 	clients = append(clients, identified(t, l))
 	test.Eventually(t, 5*time.Second, func() bool {
-		return l.tcpServer.connCount() == len(clients)
+		return l.tcpConns() == len(clients)
 	}, "server to accept every client")
 
-	exited := make(chan struct{})
-	var once sync.Once
-	go func() {
-		l.Exit()
-		once.Do(func() { close(exited) })
-	}()
 	select {
-	case <-exited:
+	case <-l.exitAsync():
 	case <-time.After(10 * time.Second):
 		t.Fatalf("Exit blocked by clients that never sent anything")
 	}
 	for _, c := range clients {
-		c.expectClosed()
+		c.ExpectClosed()
 	}
 }

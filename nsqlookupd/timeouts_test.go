@@ -1,4 +1,4 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"net"
@@ -12,6 +12,7 @@ import (
 // all is dropped after --client-timeout when that is shorter than
 // --magic-timeout, and after --magic-timeout otherwise.
 func TestMagicWaitBoundedByClientTimeout(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                 string
 		clientTimeout, magic time.Duration
@@ -23,9 +24,8 @@ func TestMagicWaitBoundedByClientTimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts, _ := testOptions(t)
-			opts.ClientTimeout, opts.MagicTimeout = tt.clientTimeout, tt.magic
-			l := startLookupd(t, opts)
+			t.Parallel()
+			l := startLookupd(t, func(s *setup) { s.opts.ClientTimeout, s.opts.MagicTimeout = tt.clientTimeout, tt.magic })
 			conn, err := net.DialTimeout("tcp", l.RealTCPAddr().String(), 5*time.Second)
 			test.Nil(t, err, "dial")
 			defer conn.Close()

@@ -1,4 +1,4 @@
-package nsqlookupd
+package nsqlookupd_test
 
 import (
 	"crypto"
@@ -9,11 +9,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -23,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	nsq "github.com/nsqio/go-nsq"
-
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
+	"github.com/nsqlookupd/nsqlookupd/nsqlookupd"
 )
 
 // testCA is a throwaway certificate authority generated for one test.
@@ -148,14 +144,31 @@ func newTLSFiles(t testing.TB) *tlsFiles {
 	}
 }
 
-// tlsOptions returns testOptions with HTTPS on a random port using files.
-func tlsOptions(t testing.TB, files *tlsFiles) (*Options, *test.Logger) {
+// tlsOptions returns testOptions serving HTTPS too, on a random port, with
+// files: for tests of New itself.
+func tlsOptions(t testing.TB, files *tlsFiles) *nsqlookupd.Options {
 	t.Helper()
-	opts, logger := testOptions(t)
-	opts.HTTPSAddress = "127.0.0.1:0"
-	opts.TLSCert = files.certFile
-	opts.TLSKey = files.keyFile
-	return opts, logger
+	opts, _ := testOptions(t)
+	withHTTPS(files)(&setup{opts: opts})
+	return opts
+}
+
+// withHTTPS serves HTTPS too, on a random port, with files.
+func withHTTPS(files *tlsFiles) func(*setup) {
+	return func(s *setup) {
+		s.opts.HTTPSAddress = "127.0.0.1:0"
+		s.opts.TLSCert = files.certFile
+		s.opts.TLSKey = files.keyFile
+	}
+}
+
+// httpsOnly turns plain HTTP off; client, which must trust the daemon's
+// certificate, becomes its default client.
+func httpsOnly(client *http.Client) func(*setup) {
+	return func(s *setup) {
+		s.opts.HTTPAddress = ""
+		s.client = client
+	}
 }
 
 // httpsClient returns a client using cfg (RootCAs, certificates, versions)
@@ -167,70 +180,47 @@ func httpsClient(t testing.TB, cfg *tls.Config) *http.Client {
 	return &http.Client{Transport: transport, Timeout: 5 * time.Second}
 }
 
-// httpsGet GETs path over HTTPS from l and returns the response with its
-// body read, or the error.
-func httpsGet(client *http.Client, l *NSQLookupd, path string) (*http.Response, []byte, error) {
-	resp, err := client.Get(fmt.Sprintf("https://%s%s", l.RealHTTPSAddr(), path))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp, body, err
-}
-
-// startHTTPSOnlyLookupd starts a daemon whose plain HTTP is off (HTTPAddress
-// empty), waits until /ping answers over HTTPS through client and stops the
-// daemon when the test ends.
-func startHTTPSOnlyLookupd(t *testing.T, opts *Options, client *http.Client) *NSQLookupd {
-	t.Helper()
-	opts.HTTPAddress = ""
-	l := launchLookupd(t, opts, nil)
-	waitForPing(t, l, client, "https")
-	return l
+// httpsGet GETs path over HTTPS through client.
+func httpsGet(client *http.Client, l *daemon, path string) (response, error) {
+	return fetch(l, "GET", path, overHTTPS, withClient(client))
 }
 
 // TestTLSServesHTTPAndHTTPS checks that HTTPS serves the same API as plain
 // HTTP, with the configured certificate.
 func TestTLSServesHTTPAndHTTPS(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withHTTPS(files))
 	if l.RealHTTPSAddr() == nil || l.RealHTTPSAddr().Port == l.RealHTTPAddr().Port {
 		t.Fatalf("HTTPS address %v, plain HTTP address %v: want two listeners", l.RealHTTPSAddr(), l.RealHTTPAddr())
 	}
 
-	resp, err := http.Get(fmt.Sprintf("http://%s/ping", l.RealHTTPAddr()))
-	test.Nil(t, err, "plain GET /ping")
-	resp.Body.Close()
-	test.Equal(t, http.StatusOK, resp.StatusCode, "plain /ping status")
+	test.Equal(t, http.StatusOK, get(t, l, "/ping").status, "plain /ping status")
 
 	client := httpsClient(t, &tls.Config{RootCAs: files.ca.pool()})
-	resp, body, err := httpsGet(client, l, "/ping")
+	resp, err := httpsGet(client, l, "/ping")
 	test.Nil(t, err, "HTTPS GET /ping")
-	test.Equal(t, http.StatusOK, resp.StatusCode, "HTTPS /ping status")
-	test.Equal(t, "OK", string(body), "HTTPS /ping body")
-	test.Equal(t, "nsqlookupd test server", resp.TLS.PeerCertificates[0].Subject.CommonName, "served certificate")
-	if resp.TLS.Version < tls.VersionTLS12 {
-		t.Errorf("negotiated TLS version %#x, want at least TLS 1.2", resp.TLS.Version)
+	test.Equal(t, http.StatusOK, resp.status, "HTTPS /ping status")
+	test.Equal(t, "OK", string(resp.body), "HTTPS /ping body")
+	test.Equal(t, "nsqlookupd test server", resp.tls.PeerCertificates[0].Subject.CommonName, "served certificate")
+	if resp.tls.Version < tls.VersionTLS12 {
+		t.Errorf("negotiated TLS version %#x, want at least TLS 1.2", resp.tls.Version)
 	}
 
 	// The API proper, with NSQ's headers, and the store shared with plain
 	// HTTP.
-	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/create?topic=shared"), "plain /topic/create")
-	resp, body, err = httpsGet(client, l, "/topics")
+	test.Equal(t, http.StatusOK, post(t, l, "/topic/create?topic=shared").status, "plain /topic/create")
+	resp, err = httpsGet(client, l, "/topics")
 	test.Nil(t, err, "HTTPS GET /topics")
-	test.Equal(t, http.StatusOK, resp.StatusCode, "HTTPS /topics status")
-	test.Equal(t, "nsq; version=1.0", resp.Header.Get("X-NSQ-Content-Type"), "HTTPS X-NSQ-Content-Type")
-	test.Equal(t, `{"topics":["shared"]}`, string(body), "HTTPS /topics body")
+	test.Equal(t, http.StatusOK, resp.status, "HTTPS /topics status")
+	test.Equal(t, "nsq; version=1.0", resp.header.Get("X-NSQ-Content-Type"), "HTTPS X-NSQ-Content-Type")
+	test.Equal(t, `{"topics":["shared"]}`, string(resp.body), "HTTPS /topics body")
 }
 
 // TestTLSServerVerification checks that clients that cannot verify the
 // server certificate fail the handshake.
 func TestTLSServerVerification(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withHTTPS(files))
 	other := newTestCA(t, "some other CA")
 
 	tests := []struct {
@@ -266,9 +256,9 @@ func TestTLSServerVerification(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, _, err := httpsGet(httpsClient(t, tc.cfg), l, "/ping")
+			resp, err := httpsGet(httpsClient(t, tc.cfg), l, "/ping")
 			if err == nil {
-				t.Fatalf("GET /ping succeeded with status %d, want a verification error", resp.StatusCode)
+				t.Fatalf("GET /ping succeeded with status %d, want a verification error", resp.status)
 			}
 			var verr *tls.CertificateVerificationError
 			if !errors.As(err, &verr) || !tc.check(err) {
@@ -278,9 +268,9 @@ func TestTLSServerVerification(t *testing.T) {
 	}
 
 	// The same daemon still serves a client trusting its CA.
-	resp, _, err := httpsGet(httpsClient(t, &tls.Config{RootCAs: files.ca.pool()}), l, "/ping")
+	resp, err := httpsGet(httpsClient(t, &tls.Config{RootCAs: files.ca.pool()}), l, "/ping")
 	test.Nil(t, err, "GET /ping trusting the CA")
-	test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+	test.Equal(t, http.StatusOK, resp.status, "/ping status")
 }
 
 func TestTLSMinVersion(t *testing.T) {
@@ -299,20 +289,20 @@ func TestTLSMinVersion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, _ := tlsOptions(t, files)
-			if tc.minVersion != 0 {
-				opts.TLSMinVersion = tc.minVersion
-			}
-			l := startLookupd(t, opts)
+			l := startLookupd(t, withHTTPS(files), func(s *setup) {
+				if tc.minVersion != 0 {
+					s.opts.TLSMinVersion = tc.minVersion
+				}
+			})
 			client := httpsClient(t, &tls.Config{
 				RootCAs:    files.ca.pool(),
 				MinVersion: tls.VersionTLS10,
 				MaxVersion: tc.clientMax,
 			})
-			resp, _, err := httpsGet(client, l, "/ping")
+			resp, err := httpsGet(client, l, "/ping")
 			if !tc.wantOK {
 				if err == nil {
-					t.Fatalf("GET /ping succeeded over TLS %#x, want a refused handshake", resp.TLS.Version)
+					t.Fatalf("GET /ping succeeded over TLS %#x, want a refused handshake", resp.tls.Version)
 				}
 				if !strings.Contains(err.Error(), "protocol version") {
 					t.Fatalf("error %q does not name the protocol version", err)
@@ -320,9 +310,9 @@ func TestTLSMinVersion(t *testing.T) {
 				return
 			}
 			test.Nil(t, err, "GET /ping")
-			test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
-			if tc.minVersion != 0 && resp.TLS.Version < tc.minVersion {
-				t.Fatalf("negotiated TLS %#x below the minimum %#x", resp.TLS.Version, tc.minVersion)
+			test.Equal(t, http.StatusOK, resp.status, "/ping status")
+			if tc.minVersion != 0 && resp.tls.Version < tc.minVersion {
+				t.Fatalf("negotiated TLS %#x below the minimum %#x", resp.tls.Version, tc.minVersion)
 			}
 		})
 	}
@@ -343,21 +333,21 @@ func TestTLSClientAuthPolicy(t *testing.T) {
 		// means served.
 		wantErr string
 	}{
-		{"require-verify without a certificate", tlsClientAuthRequireVerify, true, nil, "certificate required"},
-		{"require-verify with a certificate signed by the CA", tlsClientAuthRequireVerify, true, &signed, ""},
-		{"require-verify with a certificate of another CA", tlsClientAuthRequireVerify, true, &foreign, "unknown certificate authority"},
-		{"require without a certificate", tlsClientAuthRequire, false, nil, "certificate required"},
-		{"require with any certificate", tlsClientAuthRequire, false, &foreign, ""},
+		{"require-verify without a certificate", "require-verify", true, nil, "certificate required"},
+		{"require-verify with a certificate signed by the CA", "require-verify", true, &signed, ""},
+		{"require-verify with a certificate of another CA", "require-verify", true, &foreign, "unknown certificate authority"},
+		{"require without a certificate", "require", false, nil, "certificate required"},
+		{"require with any certificate", "require", false, &foreign, ""},
 		{"no policy without a certificate", "", false, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, _ := tlsOptions(t, files)
-			opts.TLSClientAuthPolicy = tc.policy
-			if tc.rootCA {
-				opts.TLSRootCAFile = files.caFile
-			}
-			l := startLookupd(t, opts)
+			l := startLookupd(t, withHTTPS(files), func(s *setup) {
+				s.opts.TLSClientAuthPolicy = tc.policy
+				if tc.rootCA {
+					s.opts.TLSRootCAFile = files.caFile
+				}
+			})
 			cfg := &tls.Config{RootCAs: files.ca.pool()}
 			if tc.clientCert != nil {
 				// Send it whatever CAs the server names, so that the server
@@ -366,10 +356,10 @@ func TestTLSClientAuthPolicy(t *testing.T) {
 					return tc.clientCert, nil
 				}
 			}
-			resp, _, err := httpsGet(httpsClient(t, cfg), l, "/ping")
+			resp, err := httpsGet(httpsClient(t, cfg), l, "/ping")
 			if tc.wantErr != "" {
 				if err == nil {
-					t.Fatalf("GET /ping succeeded with status %d, want the client refused", resp.StatusCode)
+					t.Fatalf("GET /ping succeeded with status %d, want the client refused", resp.status)
 				}
 				if !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %q does not mention %q", err, tc.wantErr)
@@ -377,7 +367,7 @@ func TestTLSClientAuthPolicy(t *testing.T) {
 				return
 			}
 			test.Nil(t, err, "GET /ping")
-			test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
+			test.Equal(t, http.StatusOK, resp.status, "/ping status")
 		})
 	}
 }
@@ -386,31 +376,13 @@ func TestTLSClientAuthPolicy(t *testing.T) {
 // daemon over HTTPS only (plain HTTP off) and finds the announced nsqd.
 func TestTLSConsumerDiscoversProducer(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
 	client := httpsClient(t, &tls.Config{RootCAs: files.ca.pool()})
-	l := startHTTPSOnlyLookupd(t, opts, client)
+	l := startLookupd(t, withHTTPS(files), httpsOnly(client))
 
 	f := newFakeNSQD(t)
 	announceTopic(t, l, f, "secure")
-
-	cfg := nsq.NewConfig()
-	cfg.LookupdPollInterval = consumerPollInterval
-	cfg.MaxInFlight = 1
-	cfg.DialTimeout = 2 * time.Second
-	consumer, err := nsq.NewConsumer("secure", "ch", cfg)
-	test.Nil(t, err, "NewConsumer")
-	consumer.SetLogger(test.NewLogger(t), nsq.LogLevelInfo)
-	consumer.AddHandler(nsq.HandlerFunc(func(*nsq.Message) error { return nil }))
-	consumer.SetLookupdHttpClient(client)
-	t.Cleanup(func() {
-		consumer.Stop()
-		select {
-		case <-consumer.StopChan:
-		case <-time.After(10 * time.Second):
-			t.Errorf("consumer did not stop within 10s")
-		}
-	})
-	test.Nil(t, consumer.ConnectToNSQLookupd("https://"+l.RealHTTPSAddr().String()), "ConnectToNSQLookupd")
+	startTestConsumer(t, "secure", "ch", []string{"https://" + l.RealHTTPSAddr().String()},
+		func(s *consumerSetup) { s.client = client })
 
 	test.Eventually(t, 10*time.Second, func() bool {
 		return len(f.subscriptions()) > 0
@@ -422,23 +394,15 @@ func TestTLSConsumerDiscoversProducer(t *testing.T) {
 // IDENTIFY reply gives nsqd the HTTPS port.
 func TestTLSHTTPDisabledIdentifyPort(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
-	l := startHTTPSOnlyLookupd(t, opts, httpsClient(t, &tls.Config{RootCAs: files.ca.pool()}))
+	l := startLookupd(t, withHTTPS(files), httpsOnly(httpsClient(t, &tls.Config{RootCAs: files.ca.pool()})))
 	if l.RealHTTPAddr() != nil {
 		t.Fatalf("plain HTTP listening on %s with HTTPAddress empty", l.RealHTTPAddr())
 	}
 
-	c := dialLookupd(t, l)
-	c.send(identifyBody("127.0.0.1", 4150, 4151))
-	reply, err := c.readFrame()
-	test.Nil(t, err, "IDENTIFY reply")
-	var info struct {
-		HTTPPort int `json:"http_port"`
-		TCPPort  int `json:"tcp_port"`
-	}
-	test.Nil(t, json.Unmarshal([]byte(reply), &info), "decode IDENTIFY reply "+reply)
-	test.Equal(t, l.RealHTTPSAddr().Port, info.HTTPPort, "IDENTIFY http_port")
-	test.Equal(t, l.RealTCPAddr().Port, info.TCPPort, "IDENTIFY tcp_port")
+	c := l.dial(t)
+	reply := c.Identify("127.0.0.1", 4150, 4151)
+	test.Equal(t, float64(l.RealHTTPSAddr().Port), reply["http_port"], "IDENTIFY http_port")
+	test.Equal(t, float64(l.RealTCPAddr().Port), reply["tcp_port"], "IDENTIFY tcp_port")
 }
 
 // TestTLSBadFiles checks that New refuses unusable certificate, key and CA
@@ -454,36 +418,36 @@ func TestTLSBadFiles(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		tweak func(o *Options)
+		tweak func(o *nsqlookupd.Options)
 		want  string // substring of the error
 	}{
-		{"missing certificate file", func(o *Options) { o.TLSCert = missing }, "missing.pem"},
-		{"missing key file", func(o *Options) { o.TLSKey = missing }, "missing.pem"},
-		{"garbage certificate PEM", func(o *Options) { o.TLSCert = garbage }, "garbage.pem"},
-		{"garbage key PEM", func(o *Options) { o.TLSKey = garbage }, "garbage.pem"},
-		{"key not matching the certificate", func(o *Options) { o.TLSKey = otherKey }, "other-key.pem"},
-		{"certificate without key", func(o *Options) { o.TLSKey = "" }, "tls-key"},
-		{"key without certificate", func(o *Options) { o.TLSCert = "" }, "tls-cert"},
-		{"certificate without https-address", func(o *Options) { o.HTTPSAddress = "" }, "https-address"},
-		{"missing root CA file", func(o *Options) {
-			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+		{"missing certificate file", func(o *nsqlookupd.Options) { o.TLSCert = missing }, "missing.pem"},
+		{"missing key file", func(o *nsqlookupd.Options) { o.TLSKey = missing }, "missing.pem"},
+		{"garbage certificate PEM", func(o *nsqlookupd.Options) { o.TLSCert = garbage }, "garbage.pem"},
+		{"garbage key PEM", func(o *nsqlookupd.Options) { o.TLSKey = garbage }, "garbage.pem"},
+		{"key not matching the certificate", func(o *nsqlookupd.Options) { o.TLSKey = otherKey }, "other-key.pem"},
+		{"certificate without key", func(o *nsqlookupd.Options) { o.TLSKey = "" }, "tls-key"},
+		{"key without certificate", func(o *nsqlookupd.Options) { o.TLSCert = "" }, "tls-cert"},
+		{"certificate without https-address", func(o *nsqlookupd.Options) { o.HTTPSAddress = "" }, "https-address"},
+		{"missing root CA file", func(o *nsqlookupd.Options) {
+			o.TLSClientAuthPolicy = "require-verify"
 			o.TLSRootCAFile = missing
 		}, "missing.pem"},
-		{"root CA file without a certificate", func(o *Options) {
-			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+		{"root CA file without a certificate", func(o *nsqlookupd.Options) {
+			o.TLSClientAuthPolicy = "require-verify"
 			o.TLSRootCAFile = garbage
 		}, "garbage.pem"},
-		{"require-verify without root CA file", func(o *Options) {
-			o.TLSClientAuthPolicy = tlsClientAuthRequireVerify
+		{"require-verify without root CA file", func(o *nsqlookupd.Options) {
+			o.TLSClientAuthPolicy = "require-verify"
 		}, "tls-root-ca-file"},
-		{"unknown client auth policy", func(o *Options) { o.TLSClientAuthPolicy = "maybe" }, "maybe"},
-		{"invalid minimum version", func(o *Options) { o.TLSMinVersion = 0x0200 }, "tls-min-version"},
+		{"unknown client auth policy", func(o *nsqlookupd.Options) { o.TLSClientAuthPolicy = "maybe" }, "maybe"},
+		{"invalid minimum version", func(o *nsqlookupd.Options) { o.TLSMinVersion = 0x0200 }, "tls-min-version"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, _ := tlsOptions(t, files)
+			opts := tlsOptions(t, files)
 			tc.tweak(opts)
-			l, err := New(opts)
+			l, err := nsqlookupd.New(opts)
 			if err == nil {
 				l.Exit()
 				t.Fatalf("New succeeded, want an error mentioning %q", tc.want)
@@ -495,15 +459,14 @@ func TestTLSBadFiles(t *testing.T) {
 	}
 
 	// The unmodified options work, so each case failed for its own reason.
-	opts, _ := tlsOptions(t, files)
-	l, err := New(opts)
+	l, err := nsqlookupd.New(tlsOptions(t, files))
 	test.Nil(t, err, "New with valid TLS files")
 	l.Exit()
 }
 
 // tlsDial makes a TLS connection to l's HTTPS port with cfg and completes
 // the handshake; the connection is closed when the test ends.
-func tlsDial(t testing.TB, l *NSQLookupd, cfg *tls.Config) (*tls.Conn, error) {
+func tlsDial(t testing.TB, l *daemon, cfg *tls.Config) (*tls.Conn, error) {
 	t.Helper()
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	conn, err := tls.DialWithDialer(dialer, "tcp", l.RealHTTPSAddr().String(), cfg)
@@ -524,13 +487,12 @@ func TestTLSCipherSuites(t *testing.T) {
 	dir := t.TempDir()
 	ecdsaCert, ecdsaKey := ca.issue(t, "ecdsa server", true)
 	rsaCert, rsaKeyPEM := ca.issueForKey(t, "rsa server", true, rsaKey)
-	servers := map[string]*NSQLookupd{}
+	servers := map[string]*daemon{}
 	for name, pair := range map[string][2][]byte{"ecdsa": {ecdsaCert, ecdsaKey}, "rsa": {rsaCert, rsaKeyPEM}} {
-		opts, _ := testOptions(t)
-		opts.HTTPSAddress = "127.0.0.1:0"
-		opts.TLSCert = writeTLSFile(t, dir, name+".pem", pair[0])
-		opts.TLSKey = writeTLSFile(t, dir, name+"-key.pem", pair[1])
-		servers[name] = startLookupd(t, opts)
+		servers[name] = startLookupd(t, withHTTPS(&tlsFiles{
+			certFile: writeTLSFile(t, dir, name+".pem", pair[0]),
+			keyFile:  writeTLSFile(t, dir, name+"-key.pem", pair[1]),
+		}))
 	}
 
 	tests := []struct {
@@ -601,11 +563,10 @@ func TestTLSCipherSuites(t *testing.T) {
 func TestTLSMinVersionBelowTLS12(t *testing.T) {
 	files := newTLSFiles(t)
 	for _, minVersion := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
-		name := TLSVersionName(minVersion)
+		name := nsqlookupd.TLSVersionName(minVersion)
 		t.Run(name, func(t *testing.T) {
-			opts, logger := tlsOptions(t, files)
-			opts.TLSMinVersion = minVersion
-			l := startLookupd(t, opts)
+			l := startLookupd(t, withHTTPS(files), func(s *setup) { s.opts.TLSMinVersion = minVersion })
+			logger := l.log
 			warned := 0
 			for _, line := range logger.Lines() {
 				if strings.HasPrefix(line, "WARNING: tls-min-version "+name+" has no effect") {
@@ -629,9 +590,7 @@ func TestTLSMinVersionBelowTLS12(t *testing.T) {
 	}
 
 	// The default minimum warns about nothing.
-	opts, logger := tlsOptions(t, files)
-	startLookupd(t, opts)
-	for _, line := range logger.Lines() {
+	for _, line := range startLookupd(t, withHTTPS(files)).log.Lines() {
 		if strings.Contains(line, "tls-min-version") {
 			t.Errorf("log line %q with the default minimum version", line)
 		}
@@ -659,10 +618,11 @@ func logLinesWith(logger *test.Logger, prefix string, parts ...string) []string 
 // line naming it while the previous certificate stays in use.
 func TestTLSReload(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, logger := tlsOptions(t, files)
-	opts.TLSClientAuthPolicy = tlsClientAuthRequire
-	opts.TLSRootCAFile = files.caFile
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withHTTPS(files), func(s *setup) {
+		s.opts.TLSClientAuthPolicy = "require"
+		s.opts.TLSRootCAFile = files.caFile
+	})
+	logger := l.log
 	// The client certificate is needed by the policy, not verified by it.
 	clientCert := files.ca.clientCert(t, "client")
 	client := &tls.Config{RootCAs: files.ca.pool(), Certificates: []tls.Certificate{clientCert}}
@@ -684,36 +644,44 @@ func TestTLSReload(t *testing.T) {
 		t.Fatalf("want one INFO line naming the files and the new certificate, got %q", got)
 	}
 
-	dir := t.TempDir()
-	garbage := writeTLSFile(t, dir, "garbage.pem", []byte("this is not PEM\n"))
-	_, otherKeyPEM := files.ca.issue(t, "other server", true)
-	otherKey := writeTLSFile(t, dir, "other-key.pem", otherKeyPEM)
-	missing := filepath.Join(dir, "missing.pem")
+	garbage := []byte("this is not PEM\n")
+	_, otherKey := files.ca.issue(t, "other server", true)
 	tests := []struct {
 		name string
-		file *string // the option naming the broken file
-		path string  // what it is set to
-		want string  // part of the error besides the path
+		path string // the file replaced
+		// content replaces the file; nil removes it.
+		content []byte
+		// dir puts a directory in the file's place.
+		dir  bool
+		want string // part of the error besides the path
 	}{
-		{"missing certificate", &l.httpsTLS.certFile, missing, "no such file"},
-		{"missing key", &l.httpsTLS.keyFile, missing, "no such file"},
-		{"key is a directory", &l.httpsTLS.keyFile, dir, "is a directory"},
-		{"garbage certificate", &l.httpsTLS.certFile, garbage, "PEM"},
-		{"garbage key", &l.httpsTLS.keyFile, garbage, "PEM"},
-		{"mismatched key", &l.httpsTLS.keyFile, otherKey, "does not match"},
-		{"missing root CA file", &l.httpsTLS.caFile, missing, "no such file"},
-		{"root CA file without a certificate", &l.httpsTLS.caFile, garbage, "no PEM certificate"},
+		{"missing certificate", files.certFile, nil, false, "no such file"},
+		{"missing key", files.keyFile, nil, false, "no such file"},
+		{"key is a directory", files.keyFile, nil, true, "is a directory"},
+		{"garbage certificate", files.certFile, garbage, false, "PEM"},
+		{"garbage key", files.keyFile, garbage, false, "PEM"},
+		{"mismatched key", files.keyFile, otherKey, false, "does not match"},
+		{"missing root CA file", files.caFile, nil, false, "no such file"},
+		{"root CA file without a certificate", files.caFile, garbage, false, "no PEM certificate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// Pointing the reloader at the broken file stands for
-			// replacing the file in place.
-			good := *tc.file
-			*tc.file = tc.path
-			defer func() { *tc.file = good }()
+			good, err := os.ReadFile(tc.path)
+			test.Nil(t, err, "read "+tc.path)
+			test.Nil(t, os.Remove(tc.path), "remove "+tc.path)
+			switch {
+			case tc.dir:
+				test.Nil(t, os.Mkdir(tc.path, 0o700), "mkdir "+tc.path)
+			case tc.content != nil:
+				writeTLSFile(t, filepath.Dir(tc.path), filepath.Base(tc.path), tc.content)
+			}
+			defer func() {
+				os.RemoveAll(tc.path)
+				writeTLSFile(t, filepath.Dir(tc.path), filepath.Base(tc.path), good)
+			}()
 			errorsBefore := len(logLinesWith(logger, "ERROR: "))
 
-			err := l.ReloadTLS()
+			err = l.ReloadTLS()
 			if err == nil || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("ReloadTLS error %v, want one naming %s and %q", err, tc.path, tc.want)
 			}
@@ -735,10 +703,10 @@ func TestTLSReload(t *testing.T) {
 // client certificates require-verify accepts, for new and resumed sessions.
 func TestTLSReloadClientCA(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
-	opts.TLSClientAuthPolicy = tlsClientAuthRequireVerify
-	opts.TLSRootCAFile = files.caFile
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withHTTPS(files), func(s *setup) {
+		s.opts.TLSClientAuthPolicy = "require-verify"
+		s.opts.TLSRootCAFile = files.caFile
+	})
 	newCA := newTestCA(t, "new client CA")
 
 	// ping sends GET /ping on a new connection and reports whether the
@@ -747,12 +715,12 @@ func TestTLSReloadClientCA(t *testing.T) {
 		t.Helper()
 		client := httpsClient(t, cfg)
 		defer client.CloseIdleConnections()
-		resp, _, err := httpsGet(client, l, "/ping")
+		resp, err := httpsGet(client, l, "/ping")
 		if err != nil {
 			return false, err
 		}
-		test.Equal(t, http.StatusOK, resp.StatusCode, "/ping status")
-		return resp.TLS.DidResume, nil
+		test.Equal(t, http.StatusOK, resp.status, "/ping status")
+		return resp.tls.DidResume, nil
 	}
 	clientOf := func(ca *testCA, name string) *tls.Config {
 		cert := ca.clientCert(t, name)
@@ -793,8 +761,7 @@ func TestTLSReloadClientCA(t *testing.T) {
 // race detector: every handshake sees one complete certificate.
 func TestTLSReloadConcurrentHandshakes(t *testing.T) {
 	files := newTLSFiles(t)
-	opts, _ := tlsOptions(t, files)
-	l := startLookupd(t, opts)
+	l := startLookupd(t, withHTTPS(files))
 	const reloads, handshakes = 20, 20
 	done := make(chan error, handshakes)
 	for i := 0; i < handshakes; i++ {
@@ -823,11 +790,11 @@ func TestTLSReloadConcurrentHandshakes(t *testing.T) {
 // TestTLSReloadWithoutHTTPS checks that ReloadTLS without HTTPS changes
 // nothing and says so.
 func TestTLSReloadWithoutHTTPS(t *testing.T) {
-	opts, logger := testOptions(t)
-	l := startLookupd(t, opts)
+	l := startLookupd(t)
+	logger := l.log
 	test.Nil(t, l.ReloadTLS(), "ReloadTLS")
 	if got := logLinesWith(logger, "INFO: TLS: HTTPS is not configured, nothing to reload"); len(got) != 1 {
 		t.Fatalf("want one INFO line saying there is nothing to reload, got %q", got)
 	}
-	test.Equal(t, http.StatusOK, httpPostStatus(t, l, "/topic/create?topic=still_serving"), "daemon after ReloadTLS")
+	test.Equal(t, http.StatusOK, post(t, l, "/topic/create?topic=still_serving").status, "daemon after ReloadTLS")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -9,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -111,9 +109,10 @@ type proc struct {
 	stderr *syncBuffer
 	done   chan struct{}
 
-	// tcpAddr and httpAddr are the bound addresses, once known.
-	tcpAddr  string
-	httpAddr string
+	// tcpAddr, httpAddr and httpsAddr are the bound addresses, once known.
+	tcpAddr   string
+	httpAddr  string
+	httpsAddr string
 }
 
 // runProc starts the binary with args and kills it, if still running, when
@@ -173,33 +172,57 @@ func (p *proc) wait() int {
 	}
 }
 
-var listeningRE = regexp.MustCompile(`(TCP|HTTP): listening on (\S+)$`)
+var listeningRE = regexp.MustCompile(`(TCP|HTTP|HTTPS): listening on (\S+)$`)
 
-// startProc runs the binary and waits for both "listening on" log lines,
-// recording the addresses they name.
-func startProc(t *testing.T, args ...string) *proc {
+// procReady says when startProc counts a started binary as ready.
+type procReady int
+
+const (
+	// listening: it logged where its TCP and plain HTTP listeners are.
+	listening procReady = iota
+	// listeningHTTPS: it logged where its TCP and HTTPS listeners are;
+	// plain HTTP may be off.
+	listeningHTTPS
+	// answering: for log levels that hide the listening lines. startProc
+	// chooses the TCP and HTTP ports itself, as flags (which beat a config
+	// file), and waits until both answer.
+	answering
+)
+
+// startProc runs the binary with args, waits until it is ready and records
+// its addresses. Like runProc, it kills the binary, if still running, when
+// the test ends.
+func startProc(t *testing.T, ready procReady, args ...string) *proc {
 	t.Helper()
+	if ready == answering {
+		return startAnswering(t, args...)
+	}
 	p := runProc(t, args...)
 	test.Eventually(t, procStartTimeout, func() bool {
 		for _, line := range p.stderr.lines() {
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				if m[1] == "TCP" {
+				switch m[1] {
+				case "TCP":
 					p.tcpAddr = m[2]
-				} else {
+				case "HTTP":
 					p.httpAddr = m[2]
+				case "HTTPS":
+					p.httpsAddr = m[2]
 				}
 			}
 		}
-		if p.exited() && (p.tcpAddr == "" || p.httpAddr == "") {
+		if p.exited() {
 			t.Fatalf("nsqlookupd exited before listening; stderr:\n%s", p.stderr.String())
+		}
+		if ready == listeningHTTPS {
+			return p.tcpAddr != "" && p.httpsAddr != ""
 		}
 		return p.tcpAddr != "" && p.httpAddr != ""
 	}, "nsqlookupd listening log lines")
 	return p
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago,
-// for daemons whose log level hides the "listening on" lines.
+// freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,25 +232,18 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startQuietProc runs the binary on free ports chosen up front and waits
-// until both ports answer. A port taken by someone else between the choice
-// and the bind makes the daemon exit; it is then tried again on other ports.
-func startQuietProc(t *testing.T, args ...string) *proc {
+// startAnswering is startProc's answering case. A port taken by someone
+// else between the choice and the bind makes the daemon exit; it is then
+// tried again on other ports.
+func startAnswering(t *testing.T, args ...string) *proc {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		tcpAddr, httpAddr := freeAddr(t), freeAddr(t)
 		p := runProc(t, append([]string{"--tcp-address=" + tcpAddr, "--http-address=" + httpAddr}, args...)...)
 		p.tcpAddr, p.httpAddr = tcpAddr, httpAddr
-		deadline := time.Now().Add(procStartTimeout)
-		for !p.answers() {
-			if p.exited() {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nsqlookupd not answering on %s and %s after %s", httpAddr, tcpAddr, procStartTimeout)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		test.Eventually(t, procStartTimeout, func() bool {
+			return p.exited() || p.answers()
+		}, "nsqlookupd answering on "+httpAddr+" and "+tcpAddr)
 		if !p.exited() {
 			return p
 		}
@@ -298,73 +314,12 @@ func (p *proc) hasLine(parts ...string) bool {
 	return false
 }
 
-// v1Conn is a raw V1 protocol connection, standing in for an nsqd.
-type v1Conn struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func dialV1(t *testing.T, addr string) *v1Conn {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	test.Nil(t, err, "dial "+addr)
-	t.Cleanup(func() { conn.Close() })
-	c := &v1Conn{t: t, conn: conn, r: bufio.NewReader(conn)}
-	c.write([]byte("  V1"))
-	return c
-}
-
-func (c *v1Conn) write(b []byte) {
-	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.conn.Write(b)
-	test.Nil(c.t, err, "write to nsqlookupd")
-}
-
-// readFrame reads one length-prefixed reply.
-func (c *v1Conn) readFrame() (string, error) {
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return test.ReadFrame(c.r)
-}
-
-// command sends one command line and returns the reply frame.
-func (c *v1Conn) command(line string) string {
-	c.t.Helper()
-	c.write([]byte(line + "\n"))
-	reply, err := c.readFrame()
-	test.Nil(c.t, err, "reply to "+line)
-	return reply
-}
-
-// identify announces an nsqd at broadcast:tcpPort/httpPort and returns the
-// decoded reply.
-func (c *v1Conn) identify(broadcast string, tcpPort, httpPort int) map[string]interface{} {
-	c.t.Helper()
-	body, err := json.Marshal(map[string]interface{}{
-		"broadcast_address": broadcast,
-		"hostname":          "nsqd-host",
-		"tcp_port":          tcpPort,
-		"http_port":         httpPort,
-		"version":           "1.3.0",
-	})
-	test.Nil(c.t, err, "encode IDENTIFY body")
-	msg := []byte("IDENTIFY\n")
-	msg = binary.BigEndian.AppendUint32(msg, uint32(len(body)))
-	c.write(append(msg, body...))
-	reply, err := c.readFrame()
-	test.Nil(c.t, err, "IDENTIFY reply")
-	var m map[string]interface{}
-	test.Nil(c.t, json.Unmarshal([]byte(reply), &m), "IDENTIFY reply JSON: "+reply)
-	return m
-}
-
 // register identifies as an nsqd at 127.0.0.1:4150/4151 and registers topic.
-func register(t *testing.T, p *proc, topic string) *v1Conn {
+func register(t *testing.T, p *proc, topic string) *test.V1Conn {
 	t.Helper()
-	c := dialV1(t, p.tcpAddr)
-	c.identify("127.0.0.1", 4150, 4151)
-	test.Equal(t, "OK", c.command("REGISTER "+topic), "REGISTER reply")
+	c := test.DialV1(t, p.tcpAddr)
+	c.Identify("127.0.0.1", 4150, 4151)
+	test.Equal(t, "OK", c.Command("REGISTER "+topic), "REGISTER reply")
 	return c
 }
 
@@ -493,11 +448,11 @@ func TestEveryFlagAccepted(t *testing.T) {
 		return
 	}
 
-	p := startProc(t, args...)
-	c := dialV1(t, p.tcpAddr)
-	reply := c.identify("127.0.0.1", 4150, 4151)
+	p := startProc(t, listening, args...)
+	c := test.DialV1(t, p.tcpAddr)
+	reply := c.Identify("127.0.0.1", 4150, 4151)
 	test.Equal(t, "every-flag.test", reply["broadcast_address"], "IDENTIFY broadcast_address")
-	test.Equal(t, "OK", c.command("REGISTER every"), "REGISTER reply")
+	test.Equal(t, "OK", c.Command("REGISTER every"), "REGISTER reply")
 	test.Equal(t, []string{"127.0.0.1:4150"}, lookup(t, p, "every"), "/lookup producers")
 	code, _ := httpDo(t, "GET", "http://"+p.httpAddr+"/metrics")
 	test.Equal(t, http.StatusOK, code, "GET /metrics status with --metrics")
@@ -547,8 +502,8 @@ func TestBroadcastAddress(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := startProc(t, append(localAddrs, tc.args...)...)
-			reply := dialV1(t, p.tcpAddr).identify("127.0.0.1", 4150, 4151)
+			p := startProc(t, listening, append(localAddrs, tc.args...)...)
+			reply := test.DialV1(t, p.tcpAddr).Identify("127.0.0.1", 4150, 4151)
 			test.Equal(t, tc.want, reply["broadcast_address"], "IDENTIFY broadcast_address")
 			_, tcpPort, _ := net.SplitHostPort(p.tcpAddr)
 			_, httpPort, _ := net.SplitHostPort(p.httpAddr)
@@ -570,7 +525,7 @@ func TestLogPrefix(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := startProc(t, append(localAddrs, tc.args...)...)
+			p := startProc(t, listening, append(localAddrs, tc.args...)...)
 			// The format of SPEC §3: prefix, date, time with microseconds,
 			// level word.
 			lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(tc.prefix) +
@@ -604,13 +559,13 @@ func TestLogLevel(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.level, func(t *testing.T) {
 			t.Parallel()
-			p := startQuietProc(t, "--log-level="+tc.level)
+			p := startProc(t, answering, "--log-level="+tc.level)
 			// Activity logged at INFO (HTTP request, connect, IDENTIFY) and
 			// DEBUG (protocol magic).
 			httpDo(t, "GET", "http://"+p.httpAddr+"/info")
-			c := dialV1(t, p.tcpAddr)
-			c.identify("127.0.0.1", 4150, 4151)
-			test.Equal(t, "OK", c.command("PING"), "PING reply")
+			c := test.DialV1(t, p.tcpAddr)
+			c.Identify("127.0.0.1", 4150, 4151)
+			test.Equal(t, "OK", c.Command("PING"), "PING reply")
 			// A bad magic is logged at ERROR, a level every case prints:
 			// once it is there, the lines before it are too.
 			bad, err := net.DialTimeout("tcp", p.tcpAddr, 5*time.Second)
@@ -635,7 +590,7 @@ func TestLogLevel(t *testing.T) {
 
 func TestInactiveProducerTimeout(t *testing.T) {
 	t.Parallel()
-	p := startProc(t, append(localAddrs, "--inactive-producer-timeout=3s")...)
+	p := startProc(t, listening, append(localAddrs, "--inactive-producer-timeout=3s")...)
 	c := register(t, p, "quiet")
 	test.Equal(t, []string{"127.0.0.1:4150"}, lookup(t, p, "quiet"), "producers right after REGISTER")
 
@@ -644,14 +599,14 @@ func TestInactiveProducerTimeout(t *testing.T) {
 	}, "silent producer left out of /lookup and /nodes")
 
 	// A PING makes it active again.
-	test.Equal(t, "OK", c.command("PING"), "PING reply")
+	test.Equal(t, "OK", c.Command("PING"), "PING reply")
 	test.Equal(t, []string{"127.0.0.1:4150"}, lookup(t, p, "quiet"), "producers after PING")
 	test.Equal(t, 1, nodeCount(t, p), "/nodes after PING")
 }
 
 func TestTombstoneLifetime(t *testing.T) {
 	t.Parallel()
-	p := startProc(t, append(localAddrs, "--tombstone-lifetime=3s")...)
+	p := startProc(t, listening, append(localAddrs, "--tombstone-lifetime=3s")...)
 	register(t, p, "buried")
 	code, body := httpDo(t, "POST", "http://"+p.httpAddr+"/topic/tombstone?topic=buried&node=127.0.0.1:4151")
 	test.Equal(t, http.StatusOK, code, "tombstone status, body "+string(body))
@@ -710,13 +665,13 @@ func TestConfigFile(t *testing.T) {
 			args := append([]string{"--config=" + writeConfig(t, tc.config)}, tc.args...)
 			var p *proc
 			if tc.wantInfo {
-				p = startProc(t, args...)
+				p = startProc(t, listening, args...)
 			} else {
 				// Listening lines are INFO: choose the ports here, on the
 				// command line, which also beats the config's addresses.
-				p = startQuietProc(t, args...)
+				p = startProc(t, answering, args...)
 			}
-			reply := dialV1(t, p.tcpAddr).identify("127.0.0.1", 4150, 4151)
+			reply := test.DialV1(t, p.tcpAddr).Identify("127.0.0.1", 4150, 4151)
 			test.Equal(t, tc.wantBroadcast, reply["broadcast_address"], "IDENTIFY broadcast_address")
 			if tc.wantInfo {
 				test.Eventually(t, 5*time.Second, func() bool {
@@ -831,7 +786,7 @@ func TestStopSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			p := startProc(t, localAddrs...)
+			p := startProc(t, listening, localAddrs...)
 			nsqd := register(t, p, "signalled")
 
 			silent, err := net.DialTimeout("tcp", p.tcpAddr, 5*time.Second)
@@ -859,7 +814,7 @@ func TestStopSignals(t *testing.T) {
 			test.Nil(t, p.cmd.Process.Signal(sig), "send "+sig.String())
 			test.Equal(t, 0, p.wait(), "exit status after "+sig.String())
 
-			_, err = nsqd.readFrame()
+			_, err = nsqd.ReadFrame()
 			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("nsqd connection still open after exit: %v", err)
 			}

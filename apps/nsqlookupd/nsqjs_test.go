@@ -349,10 +349,10 @@ func serveOneNSQDClient(ln net.Listener, body string) (*nsqdTranscript, error) {
 
 // nsqjsProducer is how /lookup shows the producer registered by c, as nsqjs
 // hands it over after decoding the daemon's JSON.
-func nsqjsProducer(c *v1Conn, tcpPort, httpPort int) map[string]interface{} {
+func nsqjsProducer(c *test.V1Conn, tcpPort, httpPort int) map[string]interface{} {
 	return map[string]interface{}{
-		"remote_address":    c.conn.LocalAddr().String(),
-		"hostname":          "nsqd-host",
+		"remote_address":    c.LocalAddr(),
+		"hostname":          "127.0.0.1-host",
 		"broadcast_address": "127.0.0.1",
 		"tcp_port":          float64(tcpPort),
 		"http_port":         float64(httpPort),
@@ -378,7 +378,7 @@ func listenPort(t *testing.T) (net.Listener, int) {
 func TestNSQJSReaderDiscoversProducer(t *testing.T) {
 	t.Parallel()
 	module := nsqjsModule(t)
-	p := startProc(t, localAddrs...)
+	p := startProc(t, listening, localAddrs...)
 	const topic, channel, body = "nsqjs_orders", "nsqjs_billing", "hello from the stand-in nsqd"
 
 	ln, nsqdPort := listenPort(t)
@@ -393,9 +393,9 @@ func TestNSQJSReaderDiscoversProducer(t *testing.T) {
 	}()
 
 	const nsqdHTTPPort = 4151
-	producer := dialV1(t, p.tcpAddr)
-	producer.identify("127.0.0.1", nsqdPort, nsqdHTTPPort)
-	test.Equal(t, "OK", producer.command("REGISTER "+topic), "REGISTER reply")
+	producer := test.DialV1(t, p.tcpAddr)
+	producer.Identify("127.0.0.1", nsqdPort, nsqdHTTPPort)
+	test.Equal(t, "OK", producer.Command("REGISTER "+topic), "REGISTER reply")
 
 	events := runNSQJS(t, module, p.httpAddr, topic, channel)
 	// Closing the listener ends the stand-in's Accept if nothing connected.
@@ -443,7 +443,7 @@ func TestNSQJSReaderDiscoversProducer(t *testing.T) {
 func TestNSQJSReaderFindsNoProducer(t *testing.T) {
 	t.Parallel()
 	module := nsqjsModule(t)
-	p := startProc(t, localAddrs...)
+	p := startProc(t, listening, localAddrs...)
 
 	// An nsqd the daemon knows, registered for the tombstoned topic only;
 	// the Reader must never dial it.
@@ -466,8 +466,8 @@ func TestNSQJSReaderFindsNoProducer(t *testing.T) {
 		}
 	}()
 	const nsqdHTTPPort = 4151
-	producer := dialV1(t, p.tcpAddr)
-	producer.identify("127.0.0.1", nsqdPort, nsqdHTTPPort)
+	producer := test.DialV1(t, p.tcpAddr)
+	producer.Identify("127.0.0.1", nsqdPort, nsqdHTTPPort)
 
 	tests := []struct {
 		name  string
@@ -491,7 +491,7 @@ func TestNSQJSReaderFindsNoProducer(t *testing.T) {
 			name:  "tombstoned producer",
 			topic: "nsqjs_buried",
 			setup: func(t *testing.T, topic string) {
-				test.Equal(t, "OK", producer.command("REGISTER "+topic), "REGISTER reply")
+				test.Equal(t, "OK", producer.Command("REGISTER "+topic), "REGISTER reply")
 				node := "127.0.0.1:" + strconv.Itoa(nsqdHTTPPort)
 				code, body := httpDo(t, "POST", "http://"+p.httpAddr+"/topic/tombstone?topic="+topic+"&node="+node)
 				test.Equal(t, http.StatusOK, code, "tombstone, body "+string(body))

@@ -61,7 +61,7 @@ func TestStartAndStopLines(t *testing.T) {
 	test.Equal(t, 0, v.wait(), "exit status of --version")
 	wantVersion := strings.TrimSuffix(v.stdout.String(), "\n")
 
-	p := startProc(t, append(localAddrs, "--config="+writeConfig(t, "no_such_key = 1\n"))...)
+	p := startProc(t, listening, append(localAddrs, "--config="+writeConfig(t, "no_such_key = 1\n"))...)
 	lines := p.stderr.lines()
 	level, msg := logMessage(t, lines[0])
 	test.Equal(t, "INFO", level, "level of the first line")
@@ -125,7 +125,7 @@ func TestConfigBareDurationWarnings(t *testing.T) {
 			t.Run(key+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				args := append([]string{"--config=" + writeConfig(t, tc.config)}, localAddrs...)
-				p := startProc(t, append(args, tc.args...)...)
+				p := startProc(t, listening, append(args, tc.args...)...)
 				naming := p.warningsNaming(key)
 				if !tc.warn {
 					test.Equal(t, 0, len(naming), "WARNING lines naming "+key)
@@ -152,7 +152,7 @@ func TestConfigUnknownKeyWarnings(t *testing.T) {
 		"tombstone_lifetime = \"45s\"\n" +
 		"[section]\n" +
 		"inner = 2\n"
-	p := startProc(t, append(localAddrs, "--config="+writeConfig(t, config))...)
+	p := startProc(t, listening, append(localAddrs, "--config="+writeConfig(t, config))...)
 	tests := []struct {
 		key  string
 		want []string // parts of the one WARNING naming key
@@ -186,7 +186,7 @@ func TestClientTimeoutWarning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"--config=" + writeConfig(t, tc.config)}, localAddrs...)
-			p := startProc(t, append(args, tc.args...)...)
+			p := startProc(t, listening, append(args, tc.args...)...)
 			want := 0
 			if tc.warn {
 				want = 1

@@ -158,8 +158,8 @@ func TestSystemdNotifyReadyStopping(t *testing.T) {
 		test.Nil(t, err, "connect to "+addr+" right after READY=1")
 		conn.Close()
 	}
-	c := dialV1(t, tcpAddr)
-	test.Equal(t, "OK", c.command("PING"), "PING reply after READY=1")
+	c := test.DialV1(t, tcpAddr)
+	test.Equal(t, "OK", c.Command("PING"), "PING reply after READY=1")
 	code, body := httpDo(t, "GET", "http://"+httpAddr+"/ping")
 	test.Equal(t, http.StatusOK, code, "/ping status after READY=1")
 	test.Equal(t, "OK", string(body), "/ping body")
@@ -232,11 +232,11 @@ func TestSystemdWatchdogInvalidInterval(t *testing.T) {
 func TestSystemdUnreachableNotifySocket(t *testing.T) {
 	sock := &notifySocket{path: filepath.Join(t.TempDir(), "nobody.sock")}
 	setNotifyEnv(t, sock, "", "")
-	p := startQuietProc(t)
+	p := startProc(t, answering)
 	test.Eventually(t, notifyTimeout, func() bool {
 		return p.hasLine(" WARNING: ", "READY=1")
 	}, "WARNING line about the failed READY=1")
-	test.Equal(t, "OK", dialV1(t, p.tcpAddr).command("PING"), "PING reply")
+	test.Equal(t, "OK", test.DialV1(t, p.tcpAddr).Command("PING"), "PING reply")
 	test.Nil(t, p.cmd.Process.Signal(syscall.SIGTERM), "send SIGTERM")
 	test.Equal(t, 0, p.wait(), "exit status after SIGTERM")
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,34 +21,6 @@ import (
 
 	"github.com/nsqlookupd/nsqlookupd/internal/test"
 )
-
-var httpsListeningRE = regexp.MustCompile(`HTTPS: listening on (\S+)$`)
-
-// startHTTPSProc runs the binary and waits for its TCP and HTTPS
-// "listening on" lines, returning the HTTPS address. Plain HTTP is recorded
-// too if it listens.
-func startHTTPSProc(t *testing.T, args ...string) (p *proc, httpsAddr string) {
-	t.Helper()
-	p = runProc(t, args...)
-	test.Eventually(t, procStartTimeout, func() bool {
-		for _, line := range p.stderr.lines() {
-			if m := httpsListeningRE.FindStringSubmatch(line); m != nil {
-				httpsAddr = m[1]
-			} else if m := listeningRE.FindStringSubmatch(line); m != nil {
-				if m[1] == "TCP" {
-					p.tcpAddr = m[2]
-				} else {
-					p.httpAddr = m[2]
-				}
-			}
-		}
-		if p.exited() {
-			t.Fatalf("nsqlookupd exited before listening; stderr:\n%s", p.stderr.String())
-		}
-		return p.tcpAddr != "" && httpsAddr != ""
-	}, "nsqlookupd TCP and HTTPS listening log lines")
-	return p, httpsAddr
-}
 
 // certDER returns the DER bytes of the first certificate in a PEM file.
 func certDER(t *testing.T, certFile string) []byte {
@@ -178,8 +149,9 @@ func TestSIGHUPReloadsCertificate(t *testing.T) {
 	copyFile(t, keyA, liveKey)
 	pool := trustPool(t, certA, certB)
 
-	p, addr := startHTTPSProc(t, append([]string{"--https-address=127.0.0.1:0",
+	p := startProc(t, listeningHTTPS, append([]string{"--https-address=127.0.0.1:0",
 		"--tls-cert=" + liveCert, "--tls-key=" + liveKey}, localAddrs...)...)
+	addr := p.httpsAddr
 	keepAlive := newKeepAliveClient(t, pool)
 	if !bytes.Equal(derA, keepAlive.ping(t, addr)) {
 		t.Fatal("the keep-alive connection did not get the first certificate")
@@ -242,7 +214,7 @@ func TestSIGHUPReloadsCertificate(t *testing.T) {
 // TestSIGHUPWithoutHTTPS checks that SIGHUP without HTTPS only logs that
 // there is nothing to reload.
 func TestSIGHUPWithoutHTTPS(t *testing.T) {
-	p := startProc(t, localAddrs...)
+	p := startProc(t, listening, localAddrs...)
 	for n := 1; n <= 2; n++ {
 		p.sighup(n, " INFO: TLS: HTTPS is not configured, nothing to reload")
 	}
@@ -254,7 +226,7 @@ func TestSIGHUPWithoutHTTPS(t *testing.T) {
 // TestSIGHUPWhileStopping sends SIGHUP while the daemon drains an HTTP
 // request on its way out: it must neither kill the daemon nor reload.
 func TestSIGHUPWhileStopping(t *testing.T) {
-	p := startProc(t, append([]string{"--shutdown-timeout=1s", "--http-max-conns=1"}, localAddrs...)...)
+	p := startProc(t, listening, append([]string{"--shutdown-timeout=1s", "--http-max-conns=1"}, localAddrs...)...)
 	// A request whose headers never end keeps the drain waiting for the
 	// whole shutdown timeout, once the server has accepted its connection:
 	// a connection still in the listen queue is only reset.
@@ -302,7 +274,8 @@ func TestHTTPSOnly(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, addr := startHTTPSProc(t, tc.args...)
+			p := startProc(t, listeningHTTPS, tc.args...)
+			addr := p.httpsAddr
 			keepAlive := newKeepAliveClient(t, trustPool(t, certFile))
 			keepAlive.ping(t, addr)
 			if p.httpAddr != "" || p.hasLine(" HTTP: listening") {
@@ -310,7 +283,7 @@ func TestHTTPSOnly(t *testing.T) {
 			}
 			_, httpsPort, err := net.SplitHostPort(addr)
 			test.Nil(t, err, "split "+addr)
-			reply := dialV1(t, p.tcpAddr).identify("127.0.0.1", 4150, 4151)
+			reply := test.DialV1(t, p.tcpAddr).Identify("127.0.0.1", 4150, 4151)
 			test.Equal(t, httpsPort, fmt.Sprint(reply["http_port"]), "IDENTIFY http_port")
 		})
 	}

@@ -23,18 +23,46 @@ func Nil(t testing.TB, err error, context ...interface{}) {
 	}
 }
 
-// Eventually polls cond every 10ms until it returns true, failing the test
-// after timeout.
-func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+// pollInterval is how often Eventually checks its condition.
+const pollInterval = 10 * time.Millisecond
+
+// Eventually polls cond every 10ms until it holds, failing the test after
+// timeout. cond either reports whether it holds (func() bool) or returns
+// nil when it holds and otherwise says what is still wrong (func() error);
+// the failure message then carries the last such error.
+func Eventually[Cond func() bool | func() error](t testing.TB, timeout time.Duration, cond Cond, what string) {
 	t.Helper()
+	check := func() error {
+		switch c := any(cond).(type) {
+		case func() bool:
+			if !c() {
+				return errNotYet
+			}
+			return nil
+		case func() error:
+			return c()
+		}
+		panic("unreachable: Cond is one of two function types")
+	}
 	deadline := time.Now().Add(timeout)
 	for {
-		if cond() {
+		err := check()
+		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			if err == errNotYet {
+				t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			}
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pollInterval)
 	}
 }
+
+// errNotYet stands for a func() bool condition that does not hold yet.
+var errNotYet = notYet{}
+
+type notYet struct{}
+
+func (notYet) Error() string { return "condition not met" }
