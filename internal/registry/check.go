@@ -40,7 +40,10 @@ type checker struct {
 	s    *Store
 	errs []error
 
+	// topics, channels and memberships count what the shard being checked
+	// holds; distinct sums topics and channels over every shard.
 	topics, channels, memberships int64
+	distinct                      int64
 	// peerMembers counts each peer's memberships found in the shards.
 	peerMembers map[*Peer]int64
 }
@@ -80,6 +83,14 @@ func (c *checker) peerTable() []*Peer {
 
 func (c *checker) shard(i int, sh *shard) {
 	s := c.s
+	c.topics, c.channels, c.memberships = 0, 0, 0
+	defer func() {
+		if c.topics != sh.topicCount || c.channels != sh.channelCount || c.memberships != sh.memberships {
+			c.failf("counts", "shard %d counts %d topics, %d channels, %d memberships; holds %d, %d, %d",
+				i, sh.topicCount, sh.channelCount, sh.memberships, c.topics, c.channels, c.memberships)
+		}
+		c.distinct += c.topics + c.channels
+	}()
 	free := map[int32]bool{}
 	for _, slot := range sh.freeTopics {
 		if free[slot] || sh.topics[slot].nameLen != 0 {
@@ -278,15 +289,8 @@ func (c *checker) counts(peers []*Peer) {
 	if live != s.peerCount.Load() {
 		c.failf("peers", "%d peers counted, the table holds %d", s.peerCount.Load(), live)
 	}
-	if c.topics != s.topicCount.Load() || c.channels != s.channelCount.Load() {
-		c.failf("counts", "counters say %d topics and %d channels, the shards hold %d and %d",
-			s.topicCount.Load(), s.channelCount.Load(), c.topics, c.channels)
-	}
-	if c.topics+c.channels != s.distinct.Load() {
-		c.failf("counts", "%d distinct registrations counted, the shards hold %d", s.distinct.Load(), c.topics+c.channels)
-	}
-	if c.memberships != s.memberships.Load() {
-		c.failf("counts", "membership counter says %d, the shards hold %d", s.memberships.Load(), c.memberships)
+	if c.distinct != s.distinct.Load() {
+		c.failf("counts", "%d distinct registrations counted, the shards hold %d", s.distinct.Load(), c.distinct)
 	}
 }
 

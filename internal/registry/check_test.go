@@ -72,8 +72,11 @@ func TestCheckFindsBrokenRules(t *testing.T) {
 		{"tombstone", func(_ *Store, st *shard, t int32, _ *shard, _ int32) {
 			st.topics[t].producers[0].tombstonedAt = st.topics[t].lastTombstonedAt + 1
 		}},
+		{"counts", func(_ *Store, st *shard, _ int32, _ *shard, _ int32) {
+			st.memberships++
+		}},
 		{"counts", func(db *Store, _ *shard, _ int32, _ *shard, _ int32) {
-			db.memberships.Add(1)
+			db.distinct.Add(1)
 		}},
 		{"peers", func(db *Store, _ *shard, _ int32, _ *shard, _ int32) {
 			db.peerCount.Add(1)

@@ -54,8 +54,9 @@ import (
 //                 tombstonedAt, and shard.lastTombstonedAt at least every
 //                 topic's.
 // Store-wide (checked with every shard held):
-//   [counts]      The store's topic, channel and membership counters, and
-//                 each peer's registrations, equal what the shards hold.
+//   [counts]      Each shard's topic, channel and membership counts, each
+//                 peer's registrations, and the store's count of distinct
+//                 registrations equal what the shards hold.
 //   [peers]       The peer table's free IDs are empty slots, and its peers
 //                 are the ones counted as connected.
 //   [caches]      A cached topic list, or a peer's cached topic list, whose
@@ -93,6 +94,11 @@ type shard struct {
 	byPeer map[uint32]*[]int32
 	// channelNames holds the names of the channels of the shard's topics.
 	channelNames nameTable
+	// topicCount, channelCount and memberships count the shard's topic and
+	// channel registrations and the peers in them; Stats sums the shards'.
+	// Kept per shard, under its lock, they cost writers on other shards
+	// nothing.
+	topicCount, channelCount, memberships int64
 	// lastTombstonedAt is the monotonic time of the latest tombstone in any
 	// of the shard's topics, so that Nodes can skip shards without one.
 	lastTombstonedAt atomic.Int64

@@ -131,13 +131,9 @@ type Store struct {
 	topicsGen   atomic.Uint64
 	topicsCache atomic.Pointer[topicList]
 
-	topicCount   atomic.Int64
-	channelCount atomic.Int64
 	// distinct counts topic plus channel registrations, reserved before
 	// they are made so that MaxRegistrations holds under concurrency.
 	distinct atomic.Int64
-	// memberships counts peers in topic and channel registrations.
-	memberships atomic.Int64
 	// inactiveFiltered counts peers left out of answers for inactivity.
 	inactiveFiltered atomic.Uint64
 	// wallMinusMono converts monotonic readings to wall-clock ones.
@@ -196,7 +192,7 @@ func (s *Store) Touch(p *Peer) time.Duration {
 // returns ErrPeerLimit or ErrStoreLimit and changes nothing. Topic names
 // longer than the protocol allows are not registered.
 func (s *Store) Register(p *Peer, topic, channel string) (Added, error) {
-	if len(topic) == 0 || len(topic) > maxTopicName {
+	if len(topic) == 0 || len(topic) > maxTopicName || p.removed.Load() {
 		return Added{}, nil
 	}
 	h, sh := s.locate(topic)
@@ -204,7 +200,7 @@ func (s *Store) Register(p *Peer, topic, channel string) (Added, error) {
 	defer sh.mu.Unlock()
 	slot, pi, ci := sh.find(h, topic), -1, -1
 	if slot != noSlot {
-		pi = sh.producerOf(&s.peers, slot, p)
+		pi = sh.producerIndex(slot, p.id)
 		if channel != "" {
 			ci = sh.channelIndex(slot, channel)
 		}
@@ -233,8 +229,8 @@ func (s *Store) Register(p *Peer, topic, channel string) (Added, error) {
 	if add.Channel {
 		sh.memberBits(slot, pi, ci).Set(ci)
 		sh.channels(slot)[ci].members++
+		sh.memberships++
 		p.registrations.Add(1)
-		s.memberships.Add(1)
 	}
 	return add, nil
 }
@@ -269,6 +265,9 @@ func (s *Store) reserve(n int64) error {
 // UnregisterChannel removes the peer from channel T C, deleting an ephemeral
 // channel left without peers. It reports whether the peer was there.
 func (s *Store) UnregisterChannel(p *Peer, topic, channel string) bool {
+	if p.removed.Load() {
+		return false
+	}
 	h, sh := s.locate(topic)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -276,12 +275,12 @@ func (s *Store) UnregisterChannel(p *Peer, topic, channel string) bool {
 	if slot == noSlot {
 		return false
 	}
-	ci, pi := sh.channelIndex(slot, channel), sh.producerOf(&s.peers, slot, p)
+	ci, pi := sh.channelIndex(slot, channel), sh.producerIndex(slot, p.id)
 	if ci < 0 || pi < 0 || !sh.memberBits(slot, pi, 0).Clear(ci) {
 		return false
 	}
 	p.registrations.Add(-1)
-	s.memberships.Add(-1)
+	sh.memberships--
 	sh.channels(slot)[ci].members--
 	s.dropChannelIfEphemeralEmptyLocked(sh, slot, ci)
 	return true
@@ -292,6 +291,9 @@ func (s *Store) UnregisterChannel(p *Peer, topic, channel string) bool {
 // channels the peer was removed from, sorted, and whether it was in the
 // topic.
 func (s *Store) UnregisterTopic(p *Peer, topic string) (channels []string, removed bool) {
+	if p.removed.Load() {
+		return nil, false
+	}
 	h, sh := s.locate(topic)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -299,7 +301,7 @@ func (s *Store) UnregisterTopic(p *Peer, topic string) (channels []string, remov
 	if slot == noSlot {
 		return nil, false
 	}
-	if pi := sh.producerOf(&s.peers, slot, p); pi >= 0 {
+	if pi := sh.producerIndex(slot, p.id); pi >= 0 {
 		cs := sh.channels(slot)
 		sh.memberBits(slot, pi, 0).ForEach(func(ci int) {
 			channels = append(channels, sh.channelNames.names[cs[ci].nameID])
@@ -423,7 +425,7 @@ func (s *Store) DeleteChannel(topic, channel string) bool {
 	for pi := range ps {
 		if sh.memberBits(slot, pi, 0).Clear(ci) {
 			s.peers.get(ps[pi].peer).registrations.Add(-1)
-			s.memberships.Add(-1)
+			sh.memberships--
 		}
 	}
 	sh.channels(slot)[ci].members = 0
@@ -856,15 +858,19 @@ func (s *Store) CheckLocks() {
 	}
 }
 
-// Stats returns the current counts.
+// Stats returns the current counts, summed over the shards one at a time.
 func (s *Store) Stats() Stats {
-	peers := int(s.peerCount.Load())
-	return Stats{
-		Peers:         peers,
-		Topics:        int(s.topicCount.Load()),
-		Channels:      int(s.channelCount.Load()),
-		Registrations: peers + int(s.memberships.Load()),
+	st := Stats{Peers: int(s.peerCount.Load())}
+	st.Registrations = st.Peers
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		st.Topics += int(sh.topicCount)
+		st.Channels += int(sh.channelCount)
+		st.Registrations += int(sh.memberships)
+		sh.mu.RUnlock()
 	}
+	return st
 }
 
 // InactiveFiltered returns how many times a peer was left out of a Lookup or
@@ -896,7 +902,7 @@ func (s *Store) isTombstoned(at, now int64) bool {
 // createTopicLocked adds topic name, whose registration must be reserved.
 func (s *Store) createTopicLocked(sh *shard, h uint64, name string) int32 {
 	slot := sh.create(h, name)
-	s.topicCount.Add(1)
+	sh.topicCount++
 	s.topicsGen.Add(1)
 	return slot
 }
@@ -904,14 +910,14 @@ func (s *Store) createTopicLocked(sh *shard, h uint64, name string) int32 {
 // createChannelLocked adds channel name to the topic in slot, whose
 // registration must be reserved, and returns its index.
 func (s *Store) createChannelLocked(sh *shard, slot int32, name string) int {
-	s.channelCount.Add(1)
+	sh.channelCount++
 	return sh.addChannel(slot, name)
 }
 
 // deleteChannelLocked deletes channel ci, which must have no members.
 func (s *Store) deleteChannelLocked(sh *shard, slot int32, ci int) {
 	sh.removeChannelAt(slot, ci)
-	s.channelCount.Add(-1)
+	sh.channelCount--
 	s.distinct.Add(-1)
 }
 
@@ -920,8 +926,8 @@ func (s *Store) deleteChannelLocked(sh *shard, slot int32, ci int) {
 func (s *Store) deleteTopicLocked(sh *shard, h uint64, slot int32) {
 	channels := int64(len(sh.channels(slot)))
 	sh.remove(h, slot)
-	s.topicCount.Add(-1)
-	s.channelCount.Add(-channels)
+	sh.topicCount--
+	sh.channelCount -= channels
 	s.distinct.Add(-1 - channels)
 	s.topicsGen.Add(1)
 }
@@ -938,7 +944,7 @@ func (s *Store) joinTopicLocked(sh *shard, slot int32, p *Peer) int {
 	*list = append(*list, slot)
 	p.topicsGen.Add(1)
 	p.registrations.Add(1)
-	s.memberships.Add(1)
+	sh.memberships++
 	return pi
 }
 
@@ -981,7 +987,7 @@ func (s *Store) leaveTopicLocked(sh *shard, slot int32, pi int) int {
 	left := int64(len(members))
 	p.topicsGen.Add(1)
 	p.registrations.Add(-1 - left)
-	s.memberships.Add(-1 - left)
+	sh.memberships -= 1 + left
 	return len(members)
 }
 
