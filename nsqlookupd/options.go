@@ -102,9 +102,11 @@ type Options struct {
 	// VersionTLS1x constant); 0 means TLS 1.2.
 	TLSMinVersion uint16 `flag:"tls-min-version"`
 
-	// HTTPAdminAllow lists the client networks (CIDRs or single addresses)
-	// allowed to call the mutating endpoints (/topic/*, /channel/*); others
-	// get 403. Empty means everyone.
+	// HTTPAdminAllow lists the operators' networks (CIDRs or single
+	// addresses): only they may call the operator endpoints (the POST
+	// endpoints, /nodes, /debug, /debug/pprof/* and /metrics); others get
+	// 403. Empty means everyone while reader auth is off, loopback clients
+	// only while it is on.
 	HTTPAdminAllow []string `flag:"http-admin-allow"`
 
 	// AuthHTTPAddresses are the NSQ auth servers readers are checked with

@@ -67,7 +67,7 @@ func nsqlookupdFlagSet(opts *nsqlookupd.Options) *flag.FlagSet {
 	flagSet.String("auth-http-request-method", opts.AuthHTTPRequestMethod, "HTTP method of auth server requests: get or post")
 	flagSet.Duration("http-client-connect-timeout", opts.HTTPClientConnectTimeout, "timeout for connecting to an auth server")
 	flagSet.Duration("http-client-request-timeout", opts.HTTPClientRequestTimeout, "timeout for one auth server request")
-	flagSet.Var(&adminAllow, "http-admin-allow", "client CIDR or address allowed to call the mutating /topic/* and /channel/* endpoints (repeatable; everyone when unset)")
+	flagSet.Var(&adminAllow, "http-admin-allow", "operator CIDR or address: only these may call the POST endpoints, /nodes, /debug, /debug/pprof and /metrics (repeatable; when unset: everyone, or loopback only with --auth-http-address)")
 	flagSet.Bool("metrics", opts.Metrics, "serve Prometheus metrics at GET /metrics")
 
 	return flagSet
