@@ -24,11 +24,19 @@ type PeerInfo struct {
 
 // comparePeerInfo orders peers by broadcast address, TCP port and remote
 // address, then by every other field, so that answers are deterministic.
+// Each field is compared only when the ones before it are equal: Lookup
+// sorts with it on every request.
 func comparePeerInfo(a, b *PeerInfo) int {
+	if c := cmp.Compare(a.BroadcastAddress, b.BroadcastAddress); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.TCPPort, b.TCPPort); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.RemoteAddress, b.RemoteAddress); c != 0 {
+		return c
+	}
 	return cmp.Or(
-		cmp.Compare(a.BroadcastAddress, b.BroadcastAddress),
-		cmp.Compare(a.TCPPort, b.TCPPort),
-		cmp.Compare(a.RemoteAddress, b.RemoteAddress),
 		cmp.Compare(a.HTTPPort, b.HTTPPort),
 		cmp.Compare(a.Hostname, b.Hostname),
 		cmp.Compare(a.Version, b.Version),
