@@ -333,17 +333,7 @@ func (s *shard) addProducer(slot int32, id uint32, peerIndex int) int {
 		return int(r.nProducers) - 1
 	}
 	ov := s.overflowFor(slot)
-	ov.producers = append(ov.producers, tp)
-	pi := len(ov.producers) - 1
-	if ov.producerIndex == nil && len(ov.producers) > indexThreshold {
-		ov.producerIndex = make(map[uint32]int32, len(ov.producers))
-		for i, p := range ov.producers {
-			ov.producerIndex[p.peer] = int32(i)
-		}
-	} else if ov.producerIndex != nil {
-		ov.producerIndex[id] = int32(pi)
-	}
-	return pi
+	return appendIndexed(&ov.producers, &ov.producerIndex, tp)
 }
 
 // removeProducerAt deletes producer pi, which must be in no channel,
@@ -356,15 +346,8 @@ func (s *shard) removeProducerAt(slot int32, pi int) {
 		return
 	}
 	ov := s.overflow[slot]
-	gone := ov.producers[pi].peer
-	ov.producers = removeAt(ov.producers, pi)
-	delete(ov.highChannels, gone)
-	if ov.producerIndex != nil {
-		delete(ov.producerIndex, gone)
-		if pi < len(ov.producers) {
-			ov.producerIndex[ov.producers[pi].peer] = int32(pi)
-		}
-	}
+	delete(ov.highChannels, ov.producers[pi].peer)
+	removeIndexed(&ov.producers, ov.producerIndex, pi)
 }
 
 // channelIndex returns the index of the topic's channel named name, -1 if
@@ -401,37 +384,20 @@ func (s *shard) addChannel(slot int32, name string) int {
 		return int(r.nChannels) - 1
 	}
 	ov := s.overflowFor(slot)
-	ov.channels = append(ov.channels, c)
-	ci := len(ov.channels) - 1
-	if ov.channelIndex == nil && len(ov.channels) > indexThreshold {
-		ov.channelIndex = make(map[uint32]int32, len(ov.channels))
-		for i, c := range ov.channels {
-			ov.channelIndex[c.nameID] = int32(i)
-		}
-	} else if ov.channelIndex != nil {
-		ov.channelIndex[c.nameID] = int32(ci)
-	}
-	return ci
+	return appendIndexed(&ov.channels, &ov.channelIndex, c)
 }
 
 // removeChannelAt deletes channel ci, which no producer may be in, moving
 // the last channel into its place and renumbering it in every producer.
 func (s *shard) removeChannelAt(slot int32, ci int) {
 	cs := s.channels(slot)
-	gone := cs[ci].nameID
-	s.channelNames.release(gone)
+	s.channelNames.release(cs[ci].nameID)
 	last := len(cs) - 1
-	cs = removeAt(cs, ci)
 	if r := &s.topics[slot]; r.overflowed {
 		ov := s.overflow[slot]
-		ov.channels = cs
-		if ov.channelIndex != nil {
-			delete(ov.channelIndex, gone)
-			if ci < len(cs) {
-				ov.channelIndex[cs[ci].nameID] = int32(ci)
-			}
-		}
+		removeIndexed(&ov.channels, ov.channelIndex, ci)
 	} else {
+		removeAt(cs, ci)
 		r.nChannels--
 	}
 	if ci != last {
@@ -473,6 +439,47 @@ func (s *shard) markTombstoned(slot int32, pi int, now int64) {
 	}
 	if now > s.lastTombstonedAt.Load() {
 		s.lastTombstonedAt.Store(now)
+	}
+}
+
+// indexed is an element of a list an overflow may index by ID: a producer
+// by its peer ID, a channel by its name ID.
+type indexed interface {
+	topicProducer | channelEntry
+	indexKey() uint32
+}
+
+func (tp topicProducer) indexKey() uint32 { return tp.peer }
+func (c channelEntry) indexKey() uint32   { return c.nameID }
+
+// appendIndexed appends item to *list and returns its position, keeping
+// *index, which exists once the list has grown past indexThreshold,
+// mapping each item's key to its position.
+func appendIndexed[T indexed](list *[]T, index *map[uint32]int32, item T) int {
+	*list = append(*list, item)
+	pos := len(*list) - 1
+	switch {
+	case *index != nil:
+		(*index)[item.indexKey()] = int32(pos)
+	case len(*list) > indexThreshold:
+		*index = make(map[uint32]int32, len(*list))
+		for i, it := range *list {
+			(*index)[it.indexKey()] = int32(i)
+		}
+	}
+	return pos
+}
+
+// removeIndexed deletes element i of *list, moving the last one into its
+// place, and keeps index (nil if there is none) right.
+func removeIndexed[T indexed](list *[]T, index map[uint32]int32, i int) {
+	gone := (*list)[i].indexKey()
+	*list = removeAt(*list, i)
+	if index != nil {
+		delete(index, gone)
+		if i < len(*list) {
+			index[(*list)[i].indexKey()] = int32(i)
+		}
 	}
 }
 
