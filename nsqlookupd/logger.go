@@ -1,8 +1,6 @@
 package nsqlookupd
 
 import (
-	"fmt"
-
 	"github.com/nsqlookupd/nsqlookupd/internal/lg"
 )
 
@@ -25,17 +23,9 @@ func (l *NSQLookupd) logEnabled(level lg.LogLevel) bool {
 // many were held back since the last; for what remote peers can trigger.
 // cause must come from the code, never from a client.
 func (l *NSQLookupd) warnLimited(cause string, f string, args ...interface{}) {
-	if !l.logEnabled(LOG_WARN) {
-		return
+	if l.logEnabled(LOG_WARN) {
+		l.warnLimit.Logf(l.logf, cause, LOG_WARN, f, args...)
 	}
-	ok, suppressed := l.warnLimit.Allow(cause)
-	if !ok {
-		return
-	}
-	if suppressed > 0 {
-		f += fmt.Sprintf(" (%d more since the last such line)", suppressed)
-	}
-	l.logf(LOG_WARN, f, args...)
 }
 
 func (l *NSQLookupd) logf(level lg.LogLevel, f string, args ...interface{}) {

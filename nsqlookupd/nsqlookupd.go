@@ -86,7 +86,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 			Clock:                opts.clock,
 		}),
 		metrics:   newCounters(),
-		warnLimit: lg.NewLimiter(time.Second),
+		warnLimit: lg.NewLimiter(time.Second, nil),
 		tcpAllow:  s.tcpAllow,
 		exitCh:    make(chan struct{}),
 	}

@@ -39,7 +39,8 @@ type Authorizer struct {
 	requestTimeout time.Duration
 	client         *http.Client
 	now            func() time.Time
-	log            *rateLog
+	log            *lg.Limiter
+	logf           LogFunc
 	// salt makes cache keys useless for guessing secrets offline.
 	salt    [16]byte
 	cache   *answerCache
@@ -99,7 +100,7 @@ func New(opts *Options) (*Authorizer, error) {
 		a.now = time.Now
 	}
 	a.cache = newAnswerCache(maxEntries)
-	a.log = newRateLog(opts.Logf, a.now)
+	a.log, a.logf = lg.NewLimiter(logInterval, a.now), opts.Logf
 	if _, err := cryptorand.Read(a.salt[:]); err != nil {
 		return nil, fmt.Errorf("auth: salting the cache: %w", err)
 	}
@@ -239,17 +240,28 @@ func (a *Authorizer) askOne(ctx context.Context, server *url.URL, q *Query) (*An
 	answer, err := ParseAnswer(body)
 	if err != nil {
 		e := newError(ErrFailed, name+" sent an invalid answer: "+err.Error(), q.Secret)
-		a.log.logf("invalid "+name, lg.ERROR, "AUTH: "+e.Detail)
+		a.logLimited("invalid "+name, lg.ERROR, "AUTH: "+e.Detail)
 		return nil, e
 	}
 	return answer, nil
+}
+
+// logInterval is the least time between two log lines of one cause.
+const logInterval = time.Second
+
+// logLimited writes line, already free of secrets, at most once per
+// logInterval for cause, counting the lines it leaves out.
+func (a *Authorizer) logLimited(cause string, level lg.LogLevel, line string) {
+	if a.logf != nil {
+		a.log.Logf(a.logf, cause, level, "%s", line)
+	}
 }
 
 // noAnswer logs that a server did not answer and returns the error that
 // makes ask try the next.
 func (a *Authorizer) noAnswer(name, why string, q *Query) error {
 	detail := redact(name+": "+why, q.Secret)
-	a.log.logf("unavailable "+name, lg.WARN, "AUTH: no answer from "+detail)
+	a.logLimited("unavailable "+name, lg.WARN, "AUTH: no answer from "+detail)
 	return &noAnswerError{detail: detail}
 }
 

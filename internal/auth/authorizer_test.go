@@ -437,7 +437,7 @@ func TestLogRateLimited(t *testing.T) {
 	assertKind(t, err, ErrUnavailable)
 	lines := logs.all()
 	test.Equal(t, 2, len(lines), "lines after a second")
-	if !strings.Contains(lines[1], "and 49 more like it") {
+	if !strings.Contains(lines[1], "(49 more since the last such line)") {
 		t.Errorf("second line does not count the left-out ones: %q", lines[1])
 	}
 }

@@ -1,6 +1,7 @@
 package lg
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -26,14 +27,31 @@ type limiterCause struct {
 }
 
 // NewLimiter returns a Limiter letting one line per cause through each
-// interval.
-func NewLimiter(interval time.Duration) *Limiter {
-	return &Limiter{interval: interval, now: time.Now, causes: make(map[string]*limiterCause)}
+// interval, read on now (nil means time.Now).
+func NewLimiter(interval time.Duration, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{interval: interval, now: now, causes: make(map[string]*limiterCause)}
 }
 
-// Allow reports whether a line for cause may be logged now and, if so, how
+// Logf writes the line through logf unless a line for cause went through
+// less than an interval ago; a line let through after others were held back
+// says how many.
+func (l *Limiter) Logf(logf func(LogLevel, string, ...interface{}), cause string, level LogLevel, f string, args ...interface{}) {
+	ok, suppressed := l.allow(cause)
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		f += fmt.Sprintf(" (%d more since the last such line)", suppressed)
+	}
+	logf(level, f, args...)
+}
+
+// allow reports whether a line for cause may be logged now and, if so, how
 // many lines for it were held back since the last one let through.
-func (l *Limiter) Allow(cause string) (ok bool, suppressed int) {
+func (l *Limiter) allow(cause string) (ok bool, suppressed int) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

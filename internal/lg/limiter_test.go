@@ -10,14 +10,13 @@ import (
 
 func TestLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	l := NewLimiter(time.Second)
-	l.now = func() time.Time { return now }
+	l := NewLimiter(time.Second, func() time.Time { return now })
 	type result struct {
 		OK         bool
 		Suppressed int
 	}
 	allow := func(cause string) result {
-		ok, n := l.Allow(cause)
+		ok, n := l.allow(cause)
 		return result{ok, n}
 	}
 	steps := []struct {
@@ -38,4 +37,20 @@ func TestLimiter(t *testing.T) {
 		now = now.Add(st.advance)
 		test.Equal(t, st.want, allow(st.cause), fmt.Sprintf("step %d (%s)", i, st.cause))
 	}
+}
+
+// TestLimiterLogf: the line let through after held-back ones says how many.
+func TestLimiterLogf(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := NewLimiter(time.Second, func() time.Time { return now })
+	var lines []string
+	logf := func(level LogLevel, f string, args ...interface{}) {
+		lines = append(lines, level.String()+": "+fmt.Sprintf(f, args...))
+	}
+	for i := range 4 {
+		l.Logf(logf, "c", WARN, "refused %d", i)
+	}
+	now = now.Add(time.Second)
+	l.Logf(logf, "c", ERROR, "refused %d", 4)
+	test.Equal(t, []string{"WARNING: refused 0", "ERROR: refused 4 (3 more since the last such line)"}, lines, "lines")
 }
