@@ -130,10 +130,9 @@ func (s *httpServer) routes() []route {
 }
 
 func newHTTPHandler(l *NSQLookupd, access *accessControl, metrics *promMetrics) *httpServer {
-	logf := http_api.LogFunc(l.logf)
 	router := httprouter.New()
 	router.HandleMethodNotAllowed = true
-	router.PanicHandler = http_api.PanicHandler(logf)
+	router.PanicHandler = http_api.PanicHandler(l.logf)
 	router.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http_api.RespondV1(w, http.StatusNotFound, "NOT_FOUND")
 	})

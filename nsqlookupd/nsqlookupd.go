@@ -154,7 +154,7 @@ func New(opts *Options) (*NSQLookupd, error) {
 			RequestMethod:  opts.AuthHTTPRequestMethod,
 			ConnectTimeout: opts.HTTPClientConnectTimeout,
 			RequestTimeout: opts.HTTPClientRequestTimeout,
-			Logf:           auth.LogFunc(l.logf),
+			Logf:           l.logf,
 			Now:            opts.authNow,
 		}); err != nil {
 			return nil, err

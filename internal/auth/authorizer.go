@@ -40,7 +40,7 @@ type Authorizer struct {
 	client         *http.Client
 	now            func() time.Time
 	log            *lg.Limiter
-	logf           LogFunc
+	logf           lg.LogFunc
 	// salt makes cache keys useless for guessing secrets offline.
 	salt    [16]byte
 	cache   *answerCache

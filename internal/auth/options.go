@@ -22,10 +22,6 @@ const (
 	DefaultCacheMaxEntries = 10000
 )
 
-// LogFunc receives the package's log lines; the daemon's leveled logf
-// satisfies it.
-type LogFunc func(level lg.LogLevel, f string, args ...interface{})
-
 // Options configures an Authorizer. NewOptions returns the defaults.
 type Options struct {
 	// Addresses are the auth servers, asked in random order until one
@@ -53,7 +49,7 @@ type Options struct {
 	// Logf receives log lines; nil discards them. Lines a client can cause
 	// (a server not answering, an invalid answer) are limited to one per
 	// second per server and cause, with a count of those left out.
-	Logf LogFunc
+	Logf lg.LogFunc
 	// Now returns the current time, for ttl expiry; nil means time.Now,
 	// whose values carry the monotonic clock. Tests set a fake clock.
 	Now func() time.Time

@@ -49,9 +49,6 @@ type Written struct{}
 // or anything RespondV1 accepts.
 type APIHandler func(http.ResponseWriter, *http.Request, httprouter.Params) (interface{}, error)
 
-// LogFunc is the daemon's leveled log function.
-type LogFunc func(level lg.LogLevel, f string, args ...interface{})
-
 // V1 returns the httprouter handle that runs f and writes its result: an
 // error as an API error, a PlainText as text, nothing for Written, anything
 // else as an NSQ v1 API response (RespondV1).
@@ -212,7 +209,7 @@ func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // PanicHandler answers 500 INTERNAL_ERROR after a handler panicked, logging
 // the panic value; the daemon keeps running.
-func PanicHandler(logf LogFunc) func(http.ResponseWriter, *http.Request, interface{}) {
+func PanicHandler(logf lg.LogFunc) func(http.ResponseWriter, *http.Request, interface{}) {
 	return func(w http.ResponseWriter, req *http.Request, p interface{}) {
 		logf(lg.ERROR, "panic in HTTP handler %s %s: %v", req.Method, req.URL.RequestURI(), p)
 		RespondV1(w, http.StatusInternalServerError, "INTERNAL_ERROR")

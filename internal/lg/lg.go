@@ -28,6 +28,10 @@ type Logger interface {
 	Output(calldepth int, s string) error
 }
 
+// LogFunc is a leveled log function, such as the daemon's logf; packages
+// that log through their user take one.
+type LogFunc func(level LogLevel, f string, args ...interface{})
+
 // NilLogger discards everything.
 type NilLogger struct{}
 

@@ -38,7 +38,7 @@ func NewLimiter(interval time.Duration, now func() time.Time) *Limiter {
 // Logf writes the line through logf unless a line for cause went through
 // less than an interval ago; a line let through after others were held back
 // says how many.
-func (l *Limiter) Logf(logf func(LogLevel, string, ...interface{}), cause string, level LogLevel, f string, args ...interface{}) {
+func (l *Limiter) Logf(logf LogFunc, cause string, level LogLevel, f string, args ...interface{}) {
 	ok, suppressed := l.allow(cause)
 	if !ok {
 		return
