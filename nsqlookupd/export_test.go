@@ -14,12 +14,10 @@ import (
 )
 
 // SetClock makes a daemon created with opts read c: its registration store
-// for inactivity and tombstone expiry, its reader-auth cache (c's wall
-// reading) for answers' ttls. Tests then advance a fake clock instead of
-// sleeping.
+// for inactivity and tombstone expiry, its reader-auth cache for answers'
+// ttls. Tests then advance a fake clock instead of sleeping.
 func SetClock(opts *Options, c registry.Clock) {
 	opts.clock = c
-	opts.authNow = func() time.Time { return time.Unix(0, c.Wall()) }
 }
 
 // StoreOf returns l's registration store: the fuzzers seed it and compare

@@ -149,13 +149,17 @@ func New(opts *Options) (*NSQLookupd, error) {
 	}
 	access := &accessControl{l: l, operators: s.adminAllow}
 	if len(opts.AuthHTTPAddresses) > 0 {
+		var authNow func() time.Time
+		if opts.clock != nil {
+			authNow = func() time.Time { return time.Unix(0, opts.clock.Mono()) }
+		}
 		if l.readers, err = auth.New(&auth.Options{
 			Addresses:      opts.AuthHTTPAddresses,
 			RequestMethod:  opts.AuthHTTPRequestMethod,
 			ConnectTimeout: opts.HTTPClientConnectTimeout,
 			RequestTimeout: opts.HTTPClientRequestTimeout,
 			Logf:           l.logf,
-			Now:            opts.authNow,
+			Now:            authNow,
 		}); err != nil {
 			return nil, err
 		}

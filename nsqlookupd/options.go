@@ -125,18 +125,16 @@ type Options struct {
 	// Metrics serves Prometheus metrics at GET /metrics.
 	Metrics bool `flag:"metrics"`
 
-	// authNow, when set (by tests), is the clock of reader-auth answers'
-	// ttl.
-	authNow func() time.Time
-
 	// StartupWarnings are logged as WARNING at start, right after the
 	// version line. The command fills them with config-file values that are
 	// accepted but probably wrong (unknown keys, durations given as bare
 	// numbers of milliseconds).
 	StartupWarnings []string
 
-	// clock is the registration store's clock; nil means the system's.
-	// Only tests set it, to expire peers and tombstones without waiting.
+	// clock is the registration store's clock, and the reader-auth
+	// cache's (its monotonic reading); nil means the system's. Only tests
+	// set it, to expire peers, tombstones and cached answers without
+	// waiting.
 	clock registry.Clock
 }
 
