@@ -21,22 +21,8 @@ func TestWallClockStep(t *testing.T) {
 			s.run(t, "c REGISTER t")
 			tombAt := clk.Wall()
 
-			producers := func() []string {
-				t.Helper()
-				_, ps, _ := db.Lookup("t")
-				names := []string{}
-				for _, p := range ps {
-					names = append(names, namedPeerOf(p.RemoteAddress))
-				}
-				return names
-			}
-			nodes := func() []string {
-				names := []string{}
-				for _, n := range db.Nodes() {
-					names = append(names, namedPeerOf(n.RemoteAddress))
-				}
-				return names
-			}
+			producers := func() []string { return lookupNames(t, db, "t") }
+			nodes := func() []string { return nodeNames(db) }
 			// a and b share nsqd.example:4151 and are tombstoned; c's
 			// broadcast address is the same, but it registered after.
 			test.Equal(t, []string{"c"}, producers(), "before the step")

@@ -13,7 +13,7 @@ import (
 // memberships; a REGISTER that would pass the cap changes nothing, whatever
 // it would have added, and leaving makes room again.
 func TestPeerLimit(t *testing.T) {
-	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxPeerRegistrations: 3, Clock: newTestClock()})
+	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxPeerRegistrations: 3, Clock: test.NewClock()})
 	a := db.AddPeer(namedPeerInfo("a"))
 	b := db.AddPeer(namedPeerInfo("b"))
 	steps := []struct {
@@ -57,7 +57,7 @@ func TestPeerLimit(t *testing.T) {
 // TestStoreLimit: the store holds at most MaxRegistrations distinct topic and
 // channel registrations, however they are made; deleting makes room.
 func TestStoreLimit(t *testing.T) {
-	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxRegistrations: 4, Clock: newTestClock()})
+	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxRegistrations: 4, Clock: test.NewClock()})
 	a := db.AddPeer(namedPeerInfo("a"))
 	b := db.AddPeer(namedPeerInfo("b"))
 
@@ -107,7 +107,7 @@ func TestStoreLimit(t *testing.T) {
 // take the store past its cap.
 func TestStoreLimitConcurrent(t *testing.T) {
 	const limit, writers, each = 100, 8, 40
-	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxRegistrations: limit, Clock: newTestClock()})
+	db := New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, MaxRegistrations: limit, Clock: test.NewClock()})
 	var wg sync.WaitGroup
 	refusals := make([]int, writers)
 	for w := range writers {

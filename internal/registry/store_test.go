@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,40 +22,32 @@ const (
 	dbTombstoneLifetime = 45 * time.Second
 )
 
-// testClock is a settable Clock, safe for concurrent use, so that activity
-// and tombstone expiry are tested without sleeping. Its two readings move
-// together under Advance; Step moves the wall reading alone, as an NTP step
-// or an operator's date command would.
-type testClock struct {
-	mono, wall atomic.Int64
-}
-
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.mono.Store(int64(1000 * time.Hour))
-	c.wall.Store(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *testClock) Mono() int64 { return c.mono.Load() }
-func (c *testClock) Wall() int64 { return c.wall.Load() }
-
-// Now returns the wall reading as a time.Time.
-func (c *testClock) Now() time.Time { return time.Unix(0, c.wall.Load()) }
-
-// Advance moves both readings forward by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mono.Add(int64(d))
-	c.wall.Add(int64(d))
-}
-
-// Step moves the wall reading alone by d.
-func (c *testClock) Step(d time.Duration) { c.wall.Add(int64(d)) }
-
 // newClockedDB returns an empty store on a test clock.
-func newClockedDB() (*Store, *testClock) {
-	clk := newTestClock()
+func newClockedDB() (*Store, *test.Clock) {
+	clk := test.NewClock()
 	return New(Config{InactiveTimeout: dbInactiveTimeout, TombstoneLifetime: dbTombstoneLifetime, Clock: clk}), clk
+}
+
+// lookupNames returns the names (see namedPeerOf) of topic's producers as
+// Lookup lists them, failing the test if the topic is not found.
+func lookupNames(t testing.TB, db *Store, topic string) []string {
+	t.Helper()
+	_, producers, found := db.Lookup(topic)
+	test.Equal(t, true, found, "Lookup("+topic+") found")
+	names := []string{}
+	for _, p := range producers {
+		names = append(names, namedPeerOf(p.RemoteAddress))
+	}
+	return names
+}
+
+// nodeNames returns the names of the peers Nodes lists, in its order.
+func nodeNames(db *Store) []string {
+	names := []string{}
+	for _, n := range db.Nodes() {
+		names = append(names, namedPeerOf(n.RemoteAddress))
+	}
+	return names
 }
 
 // checkStore fails the test now if the store's invariants do not hold.
@@ -732,16 +723,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 	c := db.AddPeer(PeerInfo{RemoteAddress: "192.0.2.9:1", BroadcastAddress: "other.example", TCPPort: 4150, HTTPPort: 4151})
 	db.Register(c, "t", "")
 
-	lookup := func() []string {
-		t.Helper()
-		_, producers, found := db.Lookup("t")
-		test.Equal(t, true, found, "Lookup(t) found")
-		names := []string{}
-		for _, p := range producers {
-			names = append(names, namedPeerOf(p.RemoteAddress))
-		}
-		return names
-	}
+	lookup := func() []string { return lookupNames(t, db, "t") }
 	tombstones := func(id string) map[string]bool {
 		t.Helper()
 		for _, n := range db.Nodes() {
@@ -762,7 +744,7 @@ func TestRegistrationDBTombstone(t *testing.T) {
 	test.Equal(t, []PeerInfo(nil), db.Tombstone("t", "nsqd.example:4150"), "Tombstone with the TCP port")
 	test.Equal(t, []string{"a", "b", "192.0.2.9:1"}, lookup(), "before the tombstone")
 
-	at := clk.Now().UnixNano()
+	at := clk.Wall()
 	marked := db.Tombstone("t", "nsqd.example:4151")
 	test.Equal(t, []string{aID, namedPeerInfo("b").RemoteAddress}, sortedPeerIDs(marked), "tombstoned peers")
 	test.Equal(t, []string{"192.0.2.9:1"}, lookup(), "tombstoned producers hidden from Lookup")
@@ -924,23 +906,8 @@ func TestRegistrationDBInactivity(t *testing.T) {
 	s := newDBScript(db)
 	s.run(t, "a REGISTER t c", "b REGISTER t")
 
-	lookup := func() []string {
-		t.Helper()
-		_, producers, found := db.Lookup("t")
-		test.Equal(t, true, found, "Lookup(t) found while inactive")
-		names := []string{}
-		for _, p := range producers {
-			names = append(names, namedPeerOf(p.RemoteAddress))
-		}
-		return names
-	}
-	nodes := func() []string {
-		names := []string{}
-		for _, n := range db.Nodes() {
-			names = append(names, namedPeerOf(n.RemoteAddress))
-		}
-		return names
-	}
+	lookup := func() []string { return lookupNames(t, db, "t") }
+	nodes := func() []string { return nodeNames(db) }
 
 	clk.Advance(dbInactiveTimeout / 2)
 	s.run(t, "b PING")
@@ -1112,7 +1079,7 @@ func TestRegistrationDBNodesCache(t *testing.T) {
 func TestRegistrationDBDebug(t *testing.T) {
 	db, clk := newClockedDB()
 	s := newDBScript(db)
-	start := clk.Now().UnixNano()
+	start := clk.Wall()
 	s.run(t, "b REGISTER t c", "a REGISTER t", "CREATE empty", "CREATE t unused")
 	clk.Advance(time.Second)
 	s.run(t, "b PING")
