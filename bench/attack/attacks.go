@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // fail fills in an outcome for an attack that could not be carried out.
@@ -71,7 +73,7 @@ func longName(prefix string, i int) string {
 // a. One client registers topics as fast as it can.
 func registrationFlood(e *env) outcome {
 	n := e.o.regTopics
-	out := outcome{Attack: fmt.Sprintf("one TCP client REGISTERs %s topics with 64-byte names, pipelined, then leaves", commas(int64(n)))}
+	out := outcome{Attack: fmt.Sprintf("one TCP client REGISTERs %s topics with 64-byte names, pipelined, then leaves", benchutil.Commas(int64(n)))}
 	d, err := e.start("warn")
 	if err != nil {
 		return fail(out, err)
@@ -100,16 +102,16 @@ func registrationFlood(e *env) outcome {
 	time.Sleep(2 * time.Second)
 	rssLeft := d.rss()
 	if refusal == "" {
-		out.Answer = fmt.Sprintf("OK to all %s", commas(int64(oks)))
+		out.Answer = fmt.Sprintf("OK to all %s", benchutil.Commas(int64(oks)))
 	} else {
-		out.Answer = fmt.Sprintf("%s after %s OKs", quote(refusal, 100), commas(int64(oks)))
+		out.Answer = fmt.Sprintf("%s after %s OKs", quote(refusal, 100), benchutil.Commas(int64(oks)))
 	}
 	rate := float64(oks) / elapsed.Seconds()
 	out.Numbers = append(out.Numbers,
-		fmt.Sprintf("%s accepted in %s (%s/s)", commas(int64(oks)), msec(elapsed), commas(int64(rate))),
+		fmt.Sprintf("%s accepted in %s (%s/s)", benchutil.Commas(int64(oks)), msec(elapsed), benchutil.Commas(int64(rate))),
 		fmt.Sprintf("RSS %s before → %s with the client → %s 2 s after it left", rssMB(rssStart), rssMB(rssFull), rssMB(rssLeft)))
 	if topics, err := countTopics(e.ctx, d); err == nil {
-		out.Numbers = append(out.Numbers, fmt.Sprintf("%s topics still listed after it left", commas(int64(topics))))
+		out.Numbers = append(out.Numbers, fmt.Sprintf("%s topics still listed after it left", benchutil.Commas(int64(topics))))
 	} else {
 		out.Numbers = append(out.Numbers, "/topics: "+err.Error())
 	}
@@ -124,7 +126,7 @@ func registrationFlood(e *env) outcome {
 func hugeIdentify(e *env) outcome {
 	o := e.o
 	out := outcome{Attack: fmt.Sprintf("%d connections IDENTIFY with a %s-byte hostname and REGISTER orders; then GET /lookup?topic=orders",
-		o.hugeConns, commas(int64(o.hugeBytes)))}
+		o.hugeConns, benchutil.Commas(int64(o.hugeBytes)))}
 	d, err := e.start("warn")
 	if err != nil {
 		return fail(out, err)
@@ -398,7 +400,7 @@ func measureDebug(e *env, concurrent int) (*debugRound, error) {
 func debugOverLargeStore(e *env) outcome {
 	o := e.o
 	out := outcome{Attack: fmt.Sprintf("GET /debug over %s registrations (%d producers), once, then %d at once on a fresh daemon; another client REGISTERs meanwhile",
-		commas(int64(o.debugRegs)), o.debugProducers, o.debugConcur)}
+		benchutil.Commas(int64(o.debugRegs)), o.debugProducers, o.debugConcur)}
 	var answers []string
 	for _, n := range []int{1, o.debugConcur} {
 		r, err := measureDebug(e, n)
@@ -478,7 +480,7 @@ func profileAnswer(r httpResult) string {
 // get an answer?
 func httpFlood(e *env) outcome {
 	k := e.o.httpConns
-	out := outcome{Attack: fmt.Sprintf("%s idle TCP connections to the HTTP port from %s; then GET /ping from %s and from %s", commas(int64(k)), attackerIP, bystanderIP, attackerIP)}
+	out := outcome{Attack: fmt.Sprintf("%s idle TCP connections to the HTTP port from %s; then GET /ping from %s and from %s", benchutil.Commas(int64(k)), attackerIP, bystanderIP, attackerIP)}
 	d, err := e.start("warn")
 	if err != nil {
 		return fail(out, err)
@@ -525,8 +527,8 @@ func httpFlood(e *env) outcome {
 	bystander := pingFrom(bystanderIP)
 	same := pingFrom(attackerIP)
 	out.Answer = fmt.Sprintf("kept %s open, closed %s at once; /ping from %s: %s; from %s: %s",
-		commas(open.Load()), commas(int64(len(conns))-open.Load()), bystanderIP, bystander.describe(), attackerIP, same.describe())
-	out.Numbers = append(out.Numbers, fmt.Sprintf("%s connections opened", commas(int64(len(conns)))))
+		benchutil.Commas(open.Load()), benchutil.Commas(int64(len(conns))-open.Load()), bystanderIP, bystander.describe(), attackerIP, same.describe())
+	out.Numbers = append(out.Numbers, fmt.Sprintf("%s connections opened", benchutil.Commas(int64(len(conns)))))
 	if dialErr != nil {
 		out.Numbers = append(out.Numbers, "dialing stopped: "+shortErr(dialErr))
 	}
@@ -610,7 +612,7 @@ func silentTCPFlood(e *env) outcome {
 		out.Numbers = append(out.Numbers, "connect+IDENTIFY+REGISTER median "+msec(inTimes[len(inTimes)/2]))
 	}
 	out.Numbers = append(out.Numbers, fmt.Sprintf("attacker held %d of %d sockets (at most %d); %s refusals to it",
-		heldBefore, o.silentSockets, maxHeld.Load(), commas(refusals.Load())))
+		heldBefore, o.silentSockets, maxHeld.Load(), benchutil.Commas(refusals.Load())))
 	if f, ok := refusalFrame.Load().(string); ok {
 		out.Numbers = append(out.Numbers, "attacker refused with "+quote(f, 100))
 	}
@@ -779,7 +781,7 @@ func channelsPerTopic(e *env) outcome {
 		if n == 1 {
 			unit = "channel"
 		}
-		out.Numbers = append(out.Numbers, fmt.Sprintf("%s %s: %s per REGISTER (median of %d batches)", commas(int64(n)), unit, usec(med), len(s)))
+		out.Numbers = append(out.Numbers, fmt.Sprintf("%s %s: %s per REGISTER (median of %d batches)", benchutil.Commas(int64(n)), unit, usec(med), len(s)))
 	}
 	lo, hi := slices.Min(medians), slices.Max(medians)
 	out.Answer = fmt.Sprintf("OK to all; slowest/fastest %.2f×", float64(hi)/float64(max(lo, 1)))
@@ -792,7 +794,7 @@ func channelsPerTopic(e *env) outcome {
 func joinInts(ns []int) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
-		s[i] = commas(int64(n))
+		s[i] = benchutil.Commas(int64(n))
 	}
 	return strings.Join(s, ", ")
 }

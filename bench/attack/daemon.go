@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // daemon is one nsqlookupd process started by the tool on free loopback
@@ -52,18 +53,6 @@ func stopAll() {
 	}
 }
 
-// freePort asks the kernel for an unused loopback port; it is released
-// before the daemon binds it, and on an idle loopback nothing takes it in
-// between.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startDaemon runs bin on free 127.0.0.1 ports with the flags every build
 // (and upstream v1.3.0) understands, then extra, and waits until /ping
 // answers.
@@ -75,11 +64,11 @@ func startDaemon(ctx context.Context, bin, logLevel string, extra []string) (*da
 	if st, err := os.Stat(abs); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("binary %s is not a file (build it first)", abs)
 	}
-	tcpPort, err := freePort()
+	tcpPort, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
+	httpPort, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -183,39 +172,8 @@ func (d *daemon) pid() int { return d.cmd.Process.Pid }
 // rss returns the daemon's resident set size in bytes (VmRSS), or 0 if it
 // cannot be read (the daemon has gone).
 func (d *daemon) rss() int64 {
-	v, _ := procStatus(d.pid(), "VmRSS:")
+	v, _ := benchutil.ProcStatus(d.pid(), "VmRSS:")
 	return v
-}
-
-// procStatus reads one kB field of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	return kBField("/proc/"+strconv.Itoa(pid)+"/status", field)
-}
-
-// procMeminfo reads one field of /proc/meminfo, in bytes.
-func procMeminfo(field string) (int64, error) {
-	return kBField("/proc/meminfo", field)
-}
-
-// kBField reads a "Field: N kB" line of a /proc file, in bytes.
-func kBField(path, field string) (int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("parsing %s %q: %w", field, rest, err)
-				}
-				return kb * 1024, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("no %s in %s", field, path)
 }
 
 // rssSampler reads the daemon's VmRSS every interval until stopped and
@@ -232,8 +190,7 @@ type rssSampler struct {
 
 func sampleRSS(d *daemon, interval time.Duration) *rssSampler {
 	s := &rssSampler{stopCh: make(chan struct{}), done: make(chan struct{})}
-	total, _ := procMeminfo("MemTotal:")
-	floor := max(2<<30, total*15/100)
+	floor := benchutil.MemoryFloor()
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(interval)
@@ -243,9 +200,9 @@ func sampleRSS(d *daemon, interval time.Duration) *rssSampler {
 				s.peak = v
 			}
 			s.n++
-			if avail, err := procMeminfo("MemAvailable:"); err == nil && avail < floor && !s.killed {
+			if avail, err := benchutil.Meminfo("MemAvailable:"); err == nil && avail < floor && !s.killed {
 				s.killed = true
-				logf("available memory %s is below %s: killing the daemon", rssMB(avail), rssMB(floor))
+				benchutil.Logf("available memory %s is below %s: killing the daemon", rssMB(avail), rssMB(floor))
 				d.cmd.Process.Kill()
 			}
 			select {

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 type options struct {
@@ -101,7 +103,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		logf("interrupted: stopping the daemons")
+		benchutil.Logf("interrupted: stopping the daemons")
 		cancel()
 		// A second signal does not wait for the attacks to unwind.
 		<-sig
@@ -159,9 +161,9 @@ func (e *env) start(logLevel string, extra ...string) (*daemon, error) {
 }
 
 func run(ctx context.Context, o options) error {
-	logf("attacking %s %s (one fresh daemon per attack, on 127.0.0.1)", o.bin, strings.Join(o.daemonArgs, " "))
+	benchutil.Logf("attacking %s %s (one fresh daemon per attack, on 127.0.0.1)", o.bin, strings.Join(o.daemonArgs, " "))
 	started := time.Now()
-	load0 := loadAverage()
+	load0 := benchutil.LoadAverage()
 	var outs []outcome
 	for _, a := range attacks {
 		// "-only g" selects both parts of g.
@@ -179,9 +181,9 @@ func run(ctx context.Context, o options) error {
 		if actx.Err() == context.DeadlineExceeded && out.Error == "" {
 			out.Error = "attack stopped after -timeout " + o.timeout.String()
 		}
-		logf("[%s] done in %s: %s", a.id, time.Since(t0).Round(time.Millisecond), out.Answer)
+		benchutil.Logf("[%s] done in %s: %s", a.id, time.Since(t0).Round(time.Millisecond), out.Answer)
 		if out.Error != "" {
-			logf("[%s] error: %s", a.id, out.Error)
+			benchutil.Logf("[%s] error: %s", a.id, out.Error)
 		}
 		outs = append(outs, out)
 		// Let the machine settle between attacks.
@@ -194,7 +196,7 @@ func run(ctx context.Context, o options) error {
 	w := os.Stdout
 	fmt.Fprintf(w, "\nbinary: %s\ndaemon flags: %s\n", o.bin, orNone(strings.Join(o.daemonArgs, " ")))
 	fmt.Fprintf(w, "%d CPUs, load average %.1f at start, %.1f at end, %s in all\n\n",
-		runtime.NumCPU(), load0, loadAverage(), time.Since(started).Round(time.Second))
+		runtime.NumCPU(), load0, benchutil.LoadAverage(), time.Since(started).Round(time.Second))
 	printTable(w, outs)
 
 	if o.jsonPath != "" {
@@ -246,50 +248,14 @@ func orNone(s string) string {
 	return s
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
-// loadAverage is the 1-minute load average: above the core count, other
-// processes competed for the CPU and times are inflated.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
 // Formatting of the table's figures: times in ms, sizes in bytes or MB,
 // RSS in MB.
-
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
 
 func msec(d time.Duration) string {
 	ms := float64(d) / 1e6
 	switch {
 	case ms >= 100:
-		return commas(int64(math.Round(ms))) + " ms"
+		return benchutil.Commas(int64(math.Round(ms))) + " ms"
 	case ms >= 10:
 		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
 	default:
@@ -304,7 +270,7 @@ func usec(d time.Duration) string {
 // mbytes prints a size in MB (2^20 bytes), or in bytes when small.
 func mbytes(b int64) string {
 	if b < 100_000 && b > -100_000 {
-		return commas(b) + " B"
+		return benchutil.Commas(b) + " B"
 	}
 	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) + " MB"
 }
@@ -317,7 +283,7 @@ func rssMB(b int64) string {
 // quote shows a frame or body: Go-quoted, cut to n bytes.
 func quote(s string, n int) string {
 	if len(s) > n {
-		return strconv.Quote(s[:n]) + "…(" + commas(int64(len(s))) + " B)"
+		return strconv.Quote(s[:n]) + "…(" + benchutil.Commas(int64(len(s))) + " B)"
 	}
 	return strconv.Quote(s)
 }

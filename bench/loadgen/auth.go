@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // benchSecret is the Bearer secret the reader-auth mode's /lookup clients
@@ -198,7 +200,7 @@ func measureAuth(o options, t *target, w *workload, auth *authServer) {
 	st.AuthRequests = auth.requests.Load() - before
 	st.Rejected = auth.rejected.Load() - rejectedBefore
 	t.res.Auth = &st
-	logf("[%s %s] /lookup reader auth off: %s req/s, on: %s req/s (%.2fx); CPU %s / %s us per request; auth server: %d requests",
+	benchutil.Logf("[%s %s] /lookup reader auth off: %s req/s, on: %s req/s (%.2fx); CPU %s / %s us per request; auth server: %d requests",
 		w.spec.Name, t.label, num(st.Off.PerSec), num(st.On.PerSec), st.Ratio,
 		num(st.OffCPUUs), num(st.OnCPUUs), st.AuthRequests)
 	var problems []error

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // daemon is a running nsqlookupd binary listening on loopback ports.
@@ -31,18 +33,6 @@ type daemon struct {
 	logWG    sync.WaitGroup
 }
 
-// freePort asks the kernel for an unused loopback port. The port is released
-// before the daemon binds it; on an otherwise idle loopback nothing takes it
-// in between.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startDaemon runs bin on free loopback ports with flags every upstream
 // v1.3.0-compatible binary understands, plus extra, and waits until its
 // HTTP API answers /ping. The daemon's stderr is copied to ours, prefixed
@@ -55,11 +45,11 @@ func startDaemon(label, bin string, extra []string, timeout time.Duration) (*dae
 	if st, err := os.Stat(abs); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("binary %s is not a file (build it first): %v", abs, err)
 	}
-	tcpPort, err := freePort()
+	tcpPort, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
+	httpPort, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -159,29 +149,10 @@ func (d *daemon) alive() error {
 
 // memStats reads the resident set size and its peak from /proc.
 func memStats(pid int) (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading memory of pid %d: %w", pid, err)
+	if rss, err = benchutil.ProcStatus(pid, "VmRSS:"); err != nil {
+		return 0, 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var dst *int64
-		switch {
-		case strings.HasPrefix(line, "VmRSS:"):
-			dst = &rss
-		case strings.HasPrefix(line, "VmHWM:"):
-			dst = &peak
-		default:
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) >= 2 {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			*dst = kb * 1024
-		}
-	}
-	if rss == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS for pid %d", pid)
-	}
+	peak, _ = benchutil.ProcStatus(pid, "VmHWM:")
 	return rss, peak, nil
 }
 
@@ -247,7 +218,7 @@ func startTrivial(timeout time.Duration) (*trivialServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locating own executable: %w", err)
 	}
-	port, err := freePort()
+	port, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -346,19 +317,4 @@ func (m cpuMeter) elapsed() float64 {
 		return 0
 	}
 	return s - m.start
-}
-
-// loadAverage returns the 1-minute load average, to show how busy the
-// machine was while a workload ran.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
 }

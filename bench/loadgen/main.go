@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 type options struct {
@@ -294,10 +296,6 @@ func (t *target) shutdown() {
 	}
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
 // runWorkload measures every binary at one workload. Stable figures
 // (registration, memory, endpoint latencies, cleanup) are measured one
 // binary at a time; throughput phases alternate between the binaries and the
@@ -306,12 +304,12 @@ func logf(format string, args ...any) {
 func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialServer, auth *authServer) []*result {
 	t0 := time.Now()
 	w := generate(spec, o.seed)
-	logf("workload %s: %d distinct topics, %d REGISTER commands (generated in %s)",
+	benchutil.Logf("workload %s: %d distinct topics, %d REGISTER commands (generated in %s)",
 		spec, len(w.topics), w.total, time.Since(t0).Round(time.Millisecond))
 
 	var targets []*target
 	var results []*result
-	loadStart := loadAverage()
+	loadStart := benchutil.LoadAverage()
 	for i, bin := range bins {
 		label := string(rune('A' + i))
 		t := &target{label: label, bin: bin, res: &result{
@@ -343,7 +341,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 		go func() {
 			defer profWG.Done()
 			if err := fetchProfile(addr, fmt.Sprintf("profile?seconds=%d", secs), path); err != nil {
-				logf("pprof: %v", err)
+				benchutil.Logf("pprof: %v", err)
 			}
 		}()
 	}
@@ -353,7 +351,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 		setupAndRegister(o, t, w)
 		if path := prof(t, "heap"); path != "" && !t.failed {
 			if err := fetchProfile(t.d.httpAddr, "heap?gc=1", path); err != nil {
-				logf("pprof: %v", err)
+				benchutil.Logf("pprof: %v", err)
 			}
 		}
 		if auth != nil && !t.failed {
@@ -397,7 +395,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 	}
 	profWG.Wait()
 	triv := trivAcc.stats()
-	logf("trivial server: %s req/s, p99 %s", num(triv.PerSec), dur(triv.P99Ms))
+	benchutil.Logf("trivial server: %s req/s, p99 %s", num(triv.PerSec), dur(triv.P99Ms))
 	for i, t := range targets {
 		t.res.Trivial = triv
 		if triv.Requests > 0 {
@@ -413,7 +411,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 		if triv.PerSec > 0 {
 			t.res.LookupVsTrivial = t.res.Lookup.PerSec / triv.PerSec
 		}
-		logf("[%s %s] /lookup: %s req/s (%.2fx trivial), p50 %s, p99 %s, %d errors; CPU %s us per request (trivial %s us)",
+		benchutil.Logf("[%s %s] /lookup: %s req/s (%.2fx trivial), p50 %s, p99 %s, %d errors; CPU %s us per request (trivial %s us)",
 			spec.Name, t.label, num(t.res.Lookup.PerSec), t.res.LookupVsTrivial,
 			dur(t.res.Lookup.P50Ms), dur(t.res.Lookup.P99Ms), t.res.Lookup.Errors,
 			num(t.res.LookupCPUUs), num(t.res.TrivialCPUUs))
@@ -461,7 +459,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 		if pingTime[j] > 0 {
 			t.res.PingsPerSec = float64(pingTotal[j]) / pingTime[j].Seconds()
 		}
-		logf("[%s %s] PING: %s round trips/s", spec.Name, t.label, num(t.res.PingsPerSec))
+		benchutil.Logf("[%s %s] PING: %s round trips/s", spec.Name, t.label, num(t.res.PingsPerSec))
 	}
 
 	// REGISTER round trips of one more producer, alone and while /nodes is
@@ -484,7 +482,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			continue
 		}
 		profWG.Wait()
-		logf("[%s %s] REGISTER rtt idle: p50 %s p99 %s max %s; /nodes polled: p50 %s p99 %s max %s (%d REGISTERs, %d /nodes, /nodes median %s)",
+		benchutil.Logf("[%s %s] REGISTER rtt idle: p50 %s p99 %s max %s; /nodes polled: p50 %s p99 %s max %s (%d REGISTERs, %d /nodes, /nodes median %s)",
 			spec.Name, t.label, dur(t.res.ProbeIdle.P50Ms), dur(t.res.ProbeIdle.P99Ms), dur(t.res.ProbeIdle.MaxMs),
 			dur(t.res.ProbePolled.P50Ms), dur(t.res.ProbePolled.P99Ms), dur(t.res.ProbePolled.MaxMs),
 			t.res.ProbePolled.N, t.res.ProbePolled.Polls, dur(t.res.ProbePolled.PollMedian))
@@ -516,7 +514,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			continue
 		}
 		t.res.CleanSeconds = d.Seconds()
-		logf("[%s %s] all producers disconnected: store clean after %s (daemon CPU %.2fs)",
+		benchutil.Logf("[%s %s] all producers disconnected: store clean after %s (daemon CPU %.2fs)",
 			spec.Name, t.label, d.Round(time.Microsecond), t.res.CleanCPUSeconds)
 		if _, peak, err := memStats(t.d.pid()); err == nil {
 			t.res.RSSPeak = peak
@@ -527,7 +525,7 @@ func runWorkload(o options, spec workloadSpec, bins []string, trivial *trivialSe
 			t.shutdown()
 		}
 	}
-	loadEnd := loadAverage()
+	loadEnd := benchutil.LoadAverage()
 	for _, r := range results {
 		r.LoadAvgEnd = loadEnd
 	}
@@ -628,8 +626,8 @@ func setupAndRegister(o options, t *target, w *workload) {
 	if rounds > 1 {
 		roundsNote = fmt.Sprintf(" (median of %d rounds)", rounds)
 	}
-	logf("[%s %s] REGISTER: %s commands in %s = %s/s%s, %s us CPU each; RSS %s -> %s (%s B per REGISTER)",
-		w.spec.Name, t.label, commas(int64(w.total)), median.Round(time.Microsecond), num(t.res.RegistersPerSec),
+	benchutil.Logf("[%s %s] REGISTER: %s commands in %s = %s/s%s, %s us CPU each; RSS %s -> %s (%s B per REGISTER)",
+		w.spec.Name, t.label, benchutil.Commas(int64(w.total)), median.Round(time.Microsecond), num(t.res.RegistersPerSec),
 		roundsNote, num(t.res.RegisterCPUUs), mb(t.res.RSSBaseline), mb(t.res.RSSAfter), num(t.res.RSSPerRegister))
 }
 
@@ -730,7 +728,7 @@ func measureEndpoints(o options, t *target, w *workload) {
 			break
 		}
 	}
-	logf("[%s %s] /channels median %s, /topics median %s (%d), /nodes median %s (%d, %s, %s CPU each)",
+	benchutil.Logf("[%s %s] /channels median %s, /topics median %s (%d), /nodes median %s (%d, %s, %s CPU each)",
 		w.spec.Name, t.label, dur(r.Channels.MedianMs), dur(r.Topics.MedianMs), r.Topics.N,
 		dur(r.Nodes.MedianMs), r.Nodes.N, mb(r.Nodes.BodyBytes), dur(r.NodesCPUMs))
 }
@@ -759,7 +757,7 @@ func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
 	r := t.res
 	t0 := time.Now()
 	kill := func() {
-		logf("[%s %s] available memory low during /debug: killing the daemon", spec.Name, t.label)
+		benchutil.Logf("[%s %s] available memory low during /debug: killing the daemon", spec.Name, t.label)
 		t.d.cmd.Process.Kill()
 	}
 	var err error
@@ -770,10 +768,10 @@ func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
 	// Several at once may need that many times the memory one needed;
 	// skip them rather than push the machine out of memory.
 	need := r.DebugOne.RSSGrowth * int64(o.debugConcurrent)
-	if avail := memAvailable(); avail >= 0 && need > avail-memFloor() {
+	if avail, err := benchutil.Meminfo("MemAvailable:"); err == nil && need > avail-benchutil.MemoryFloor() {
 		r.DebugConcurrent = debugStats{Concurrent: o.debugConcurrent,
 			Skipped: fmt.Sprintf("would need about %s, %s available", mb(need), mb(avail))}
-		logf("[%s %s] %d /debug at once skipped: %s", spec.Name, t.label, o.debugConcurrent, r.DebugConcurrent.Skipped)
+		benchutil.Logf("[%s %s] %d /debug at once skipped: %s", spec.Name, t.label, o.debugConcurrent, r.DebugConcurrent.Skipped)
 	} else if r.DebugConcurrent, err = runDebugMemory(t.d.pid(), t.d.httpAddr, o.debugConcurrent, o.timeout, kill); err != nil {
 		t.fail("/debug memory, concurrent", err)
 		return
@@ -784,7 +782,7 @@ func measureDebug(o options, t *target, spec workloadSpec, profile func()) {
 		return
 	}
 	r.DebugPhaseSeconds = time.Since(t0).Seconds()
-	logf("[%s %s] /debug: %s in %s; RSS +%s (%.1f%% of the answer) for one, %s for %d at once; "+
+	benchutil.Logf("[%s %s] /debug: %s in %s; RSS +%s (%.1f%% of the answer) for one, %s for %d at once; "+
 		"REGISTER rtt with /debug and /nodes polled: p99 %s max %s (%d REGISTERs, %d /debug, %d /nodes); phase took %s",
 		spec.Name, t.label, mb(r.DebugOne.BodyBytes), dur(r.DebugOne.Seconds*1000), mb(r.DebugOne.RSSGrowth), r.DebugOne.GrowthPct,
 		r.DebugConcurrent.text(fmt.Sprintf("+%s (%.1f%%)", mb(r.DebugConcurrent.RSSGrowth), r.DebugConcurrent.GrowthPct)),

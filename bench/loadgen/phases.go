@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // httpStats summarizes a closed-loop HTTP load: keep-alive clients each
@@ -553,41 +553,6 @@ type debugStats struct {
 // is answered.
 const debugSampleInterval = 5 * time.Millisecond
 
-// memAvailable returns the machine's available memory (MemAvailable), or
-// -1 if it cannot be read.
-func memAvailable() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-					return kb * 1024
-				}
-			}
-		}
-	}
-	return -1
-}
-
-// memFloor is the available memory the /debug phase leaves to the rest
-// of the machine: a daemon that builds /debug answers in memory can need
-// several times their size, which at the large workload is more than the
-// machine has.
-func memFloor() int64 {
-	total := int64(0)
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb int64
-		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
-			total = kb * 1024
-		}
-	}
-	return max(2<<30, total*15/100)
-}
-
 // errMemoryLow reports a /debug measurement stopped to protect the machine.
 var errMemoryLow = errors.New("the machine's available memory fell below the floor while /debug was answered; the daemon was killed")
 
@@ -613,7 +578,7 @@ func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration,
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	st.RSSPeak = st.RSSBefore
-	floor := memFloor()
+	floor := benchutil.MemoryFloor()
 	var killed bool
 	go func() {
 		defer close(sampled)
@@ -624,7 +589,7 @@ func runDebugMemory(pid int, addr string, concurrent int, timeout time.Duration,
 				st.RSSPeak = max(st.RSSPeak, rss)
 				st.Samples++
 			}
-			if avail := memAvailable(); avail >= 0 && avail < floor && !killed {
+			if avail, err := benchutil.Meminfo("MemAvailable:"); err == nil && avail < floor && !killed {
 				killed = true
 				kill()
 			}

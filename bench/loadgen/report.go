@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nsqlookupd/nsqlookupd/bench/internal/benchutil"
 )
 
 // result is every figure measured for one binary at one workload.
@@ -147,7 +149,7 @@ func num(v float64) string {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "-"
 	case v >= 100:
-		return commas(int64(math.Round(v)))
+		return benchutil.Commas(int64(math.Round(v)))
 	case v >= 10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	case v >= 1:
@@ -155,23 +157,6 @@ func num(v float64) string {
 	default:
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-}
-
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // dur formats milliseconds with a unit that keeps it readable.
@@ -186,7 +171,7 @@ func mb(b int64) string { return num(float64(b)/(1<<20)) + " MB" }
 
 var rows = []row{
 	{"distinct topics / REGISTERs", plain, nil, func(r *result) string {
-		return commas(int64(r.DistinctTopics)) + " / " + commas(int64(r.Registers))
+		return benchutil.Commas(int64(r.DistinctTopics)) + " / " + benchutil.Commas(int64(r.Registers))
 	}, nil},
 	{"GET /lookup req/s", plain, func(r *result) float64 { return r.Lookup.PerSec }, nil, nil},
 	{"GET /lookup p50", millis, func(r *result) float64 { return r.Lookup.P50Ms }, nil, nil},
@@ -219,7 +204,7 @@ var rows = []row{
 	{"REGISTER rtt p99, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.P99Ms }, nil, nil},
 	{"REGISTER rtt max, /nodes polled", millis, func(r *result) float64 { return r.ProbePolled.MaxMs }, nil, nil},
 	{"  REGISTERs / /nodes done meanwhile", plain, nil, func(r *result) string {
-		return commas(int64(r.ProbePolled.N)) + " / " + commas(int64(r.ProbePolled.Polls))
+		return benchutil.Commas(int64(r.ProbePolled.N)) + " / " + benchutil.Commas(int64(r.ProbePolled.Polls))
 	}, nil},
 	{"GET /debug body", bytesMB, func(r *result) float64 { return float64(r.DebugOne.BodyBytes) }, nil, debugRan},
 	{"GET /debug time, one / several at once", plain, nil, func(r *result) string {
@@ -241,7 +226,7 @@ var rows = []row{
 	{"REGISTER rtt max, /debug+/nodes polled", millis, func(r *result) float64 { return r.ProbeDebugPolled.MaxMs }, nil, debugRan},
 	{"  REGISTERs / /debug / /nodes done meanwhile", plain, nil, func(r *result) string {
 		p := r.ProbeDebugPolled
-		return commas(int64(p.N)) + " / " + commas(int64(p.polls("/debug"))) + " / " + commas(int64(p.polls("/nodes")))
+		return benchutil.Commas(int64(p.N)) + " / " + benchutil.Commas(int64(p.polls("/debug"))) + " / " + benchutil.Commas(int64(p.polls("/nodes")))
 	}, debugRan},
 	{"/lookup req/s, reader auth off / on", plain, nil, func(r *result) string {
 		return num(r.Auth.Off.PerSec) + " / " + num(r.Auth.On.PerSec)
@@ -384,7 +369,7 @@ func evaluate(r *result) []check {
 	add("/lookup >= 0.6x trivial server", lookup, r.LookupVsTrivial >= 0.6,
 		fmt.Sprintf("%.2fx (%s vs %s req/s)", r.LookupVsTrivial, num(r.Lookup.PerSec), num(r.Trivial.PerSec)))
 	add("/lookup p99 < 5 ms", lookup, r.Lookup.P99Ms < 5, dur(r.Lookup.P99Ms))
-	add("/lookup no errors", lookup, r.Lookup.Errors == 0, commas(r.Lookup.Errors))
+	add("/lookup no errors", lookup, r.Lookup.Errors == 0, benchutil.Commas(r.Lookup.Errors))
 	add("/channels < 1 ms", r.Channels.N > 0, r.Channels.MedianMs < 1, dur(r.Channels.MedianMs))
 	if r.Workload.Name == "large" {
 		add("/nodes < 0.5 s", r.Nodes.N > 0, r.Nodes.MedianMs < 500, dur(r.Nodes.MedianMs))
